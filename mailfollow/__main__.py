@@ -1,0 +1,3 @@
+from mailfollow.cli import main
+
+main()

@@ -1,0 +1,9 @@
+"""Commands: run, status."""
+
+from __future__ import annotations
+
+import click
+
+
+def add_commands(group: click.Group) -> None:
+    """Attach this module's commands to the root group."""
