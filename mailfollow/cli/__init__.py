@@ -56,7 +56,7 @@ def handle_error(exc: BaseException, *, debug: bool) -> NoReturn:
         sys.exit(EXIT_USAGE)
     if isinstance(exc, errors.CredentialError):
         click.echo(f"mailfollow: credentials: {exc}", err=True)
-        click.echo("  hint: run `mailfollow login` or check account.password_*", err=True)
+        click.echo("  hint: run `mailfollow login`, or check [account.password] (password_command, credential_file, oauth2_token_command)", err=True)
         sys.exit(EXIT_ERROR)
     if isinstance(exc, errors.MailfollowError):
         click.echo(f"mailfollow: {exc}", err=True)
