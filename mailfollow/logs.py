@@ -39,8 +39,9 @@ class RedactingFilter(logging.Filter):
 def setup_logging(*, verbose: int = 0) -> None:
     """Log to stderr; under systemd leave timestamps to journald.
 
-    verbose: 0 = INFO for mailfollow, 1 = DEBUG for mailfollow,
-    2 = DEBUG including the IMAP protocol trace.
+    verbose: 0 = warnings only (interactive commands), 1 = INFO (one line per
+    state change; what the daemon uses), 2 = DEBUG, 3 = DEBUG including the
+    IMAP protocol trace.
     """
     under_journald = bool(os.environ.get("JOURNAL_STREAM"))
     fmt = "%(levelname)s %(name)s: %(message)s"
@@ -56,5 +57,6 @@ def setup_logging(*, verbose: int = 0) -> None:
     handler._mailfollow = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
-    logging.getLogger("mailfollow").setLevel(logging.DEBUG if verbose >= 1 else logging.INFO)
-    logging.getLogger("imapclient").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    levels = {0: logging.WARNING, 1: logging.INFO}
+    logging.getLogger("mailfollow").setLevel(levels.get(verbose, logging.DEBUG))
+    logging.getLogger("imapclient").setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)

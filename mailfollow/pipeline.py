@@ -1,38 +1,272 @@
 """The glue: read top to bottom, this is mailfollow's data flow.
 
 sync the mailbox -> classify messages -> infer conversations -> apply the
-silence policy -> draft what is due -> (after approval) send.
+silence policy -> withdraw drafts that became pointless -> draft what is due
+-> (after approval, in :mod:`mailfollow.outbox`) send.
+
+Core functions return decisions with their reasons; this module carries them
+out and logs the reasons. It never prints.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from mailfollow.adapters.store import DraftRecord, Store
+from mailfollow.core import approval
+from mailfollow.core.classify import classify_message
+from mailfollow.core.conversations import Correction, CorrectionKind, infer_conversations
+from mailfollow.core.drafting import (
+    DraftRefusal,
+    mailfollow_id_for,
+    make_message_id,
+    render_draft,
+)
+from mailfollow.core.policy import needs_new_draft, plan_followups
+from mailfollow.model import (
+    Address,
+    ClassifiedMessage,
+    Conversation,
+    QueueState,
+    State,
+    Verdict,
+)
+from mailfollow.sync import (
+    SyncReport,
+    folder_overrides_from_config,
+    imap_settings_from_config,
+    sync_local,
+    sync_mailbox,
+)
+from mailfollow.templating import load_templates
+
 if TYPE_CHECKING:
     from mailfollow.config import Config
+    from mailfollow.progress import ProgressSink
+
+logger = logging.getLogger(__name__)
+
+# Conversation states in which a waiting draft no longer makes sense.
+_WITHDRAW_WHEN = {
+    State.REPLIED: "they replied",
+    State.REJECTED: "the application was turned down",
+    State.BOUNCED: "the address bounced",
+    State.OFFER: "they made an offer",
+    State.YOUR_TURN: "they replied and it is your turn to answer",
+    State.PROMISED: "they replied and promised news",
+    State.IGNORED: "you asked to ignore this conversation",
+    State.EXHAUSTED: "the conversation reached its follow-up limit",
+}
+# Drafts in these states have not been handed to the SMTP server yet.
+_WITHDRAWABLE = (QueueState.PENDING, QueueState.SNOOZED, QueueState.APPROVED)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One conversation and the policy's verdict about it."""
+
+    conversation: Conversation
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
 class PollReport:
     """What one pass of the pipeline did, for the CLI summary, logs and `status`."""
 
-    new_messages: int = 0
-    changed_messages: int = 0
-    removed_messages: int = 0
+    sync: SyncReport = field(default_factory=SyncReport)
     conversations: int = 0
     due: int = 0
-    drafted: int = 0
-    withdrawn: int = 0
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    drafted: tuple[DraftRecord, ...] = ()
+    withdrawn: tuple[DraftRecord, ...] = ()
+    refusals: tuple[DraftRefusal, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def new_messages(self) -> int:
+        return self.sync.new
 
 
-def poll_once(config: Config, *, now: datetime, source: str | None = None, draft: bool = True) -> PollReport:
-    """Sync, re-evaluate every conversation, draft what is due."""
-    raise NotImplementedError
+def open_store(config: Config) -> Store:
+    return Store.open(config.store_path())
 
 
-def send_approved(config: Config, *, now: datetime) -> int:
-    """Send every approved draft (at most once each); returns how many were sent."""
-    raise NotImplementedError
+# --- 1. sync ---------------------------------------------------------------
+
+
+def sync(
+    store: Store,
+    config: Config,
+    *,
+    source: str | None = None,
+    progress: ProgressSink | None = None,
+) -> SyncReport:
+    """Bring the store up to date from the IMAP account, or from a local Maildir/mbox."""
+    if source is not None:
+        return sync_local(store, source, progress=progress)
+    from mailfollow.credentials import get_credentials
+
+    return sync_mailbox(
+        store,
+        settings=imap_settings_from_config(config),
+        credentials=lambda: get_credentials(config),
+        folder_overrides=folder_overrides_from_config(config),
+        extra_folders=config.folders.extra_tracked,
+        progress=progress,
+    )
+
+
+# --- 2. classify, infer, decide ----------------------------------------------
+
+
+def classify_all(store: Store, config: Config) -> list[ClassifiedMessage]:
+    """Every stored message with what it is and whether the user sent it."""
+    identity = config.identity()
+    rules = config.detection_rules()
+    messages = store.load_messages()
+    own_ids = frozenset(m.message_id for m in messages if identity.is_me(m.sender))
+    return [
+        ClassifiedMessage(
+            message=m,
+            classification=classify_message(
+                m, identity=identity, rules=rules, own_message_ids=own_ids
+            ),
+            from_me=identity.is_me(m.sender),
+        )
+        for m in messages
+    ]
+
+
+def assess(store: Store, config: Config, *, now: datetime) -> list[Assessment]:
+    """Infer the tracked conversations and decide, with reasons, which are due."""
+    settings = config.policy_settings()
+    corrections = [
+        Correction(CorrectionKind(c.kind), c.target, c.stage) for c in store.corrections()
+    ]
+    conversations = infer_conversations(
+        classify_all(store, config),
+        identity=config.identity(),
+        policy=settings,
+        corrections=corrections,
+    )
+    pending = {d.conversation_id: d.id for d in store.list_drafts(approval.ACTIVE)}
+    company = {c.id: c.company for c in conversations}
+    recent = [
+        (d.recipient.email, company.get(d.conversation_id, ""), d.sent_at)
+        for d in store.list_drafts([QueueState.SENT])
+        if d.sent_at is not None and now - d.sent_at <= settings.per_recipient_window
+    ]
+    verdicts = plan_followups(
+        conversations, settings=settings, now=now, pending=pending, recent_nudges=recent
+    )
+    return [Assessment(c, v) for c, v in zip(conversations, verdicts, strict=True)]
+
+
+# --- 3. act on the decisions ---------------------------------------------------
+
+
+def withdraw_obsolete(
+    store: Store, assessments: Sequence[Assessment], *, now: datetime
+) -> list[DraftRecord]:
+    """Withdraw waiting drafts whose conversation got a reply, rejection, bounce...
+
+    Drafts already handed to the SMTP server (sending and after) are left alone.
+    """
+    verdict_of = {a.conversation.id: a.verdict for a in assessments}
+    withdrawn = []
+    for record in store.list_drafts(_WITHDRAWABLE):
+        verdict = verdict_of.get(record.conversation_id)
+        if verdict is None:
+            why = "its conversation is no longer tracked"
+        elif verdict.state in _WITHDRAW_WHEN:
+            why = _WITHDRAW_WHEN[verdict.state]
+        else:
+            continue
+        updated = store.transition(
+            record.id, QueueState.WITHDRAWN, at=now, reason=why, expected=record.status
+        )
+        logger.info("draft %d withdrawn: %s (%s)", record.id, why, record.recipient.email)
+        withdrawn.append(updated)
+    return withdrawn
+
+
+def draft_due(
+    store: Store, config: Config, assessments: Sequence[Assessment], *, now: datetime
+) -> tuple[list[DraftRecord], list[DraftRefusal], list[str]]:
+    """Write a follow-up for each due conversation that has no draft waiting."""
+    pending = {d.conversation_id: d.id for d in store.list_drafts(approval.ACTIVE)}
+    due = [a for a in assessments if needs_new_draft(a.verdict, pending=pending)]
+    if not due:
+        return [], [], []
+    identity = config.identity()
+    templates = load_templates(config.drafts.templates_dir)
+    warnings = list(templates.warnings)
+    sender = Address(config.account.address, config.account.name)
+    drafted: list[DraftRecord] = []
+    refusals: list[DraftRefusal] = []
+    for item in due:
+        conversation = item.conversation
+        number = conversation.nudges_sent + 1
+        result = render_draft(
+            conversation,
+            renderer=templates,
+            sender=sender,
+            identity=identity,
+            signature=config.drafts.signature,
+            now=now,
+            message_id=make_message_id(secrets.token_hex(12), domain=sender.domain),
+            mailfollow_id=mailfollow_id_for(conversation.id, number),
+            timezone=config.policy_settings().timezone,
+            nudge_number=number,
+        )
+        if isinstance(result, DraftRefusal):
+            logger.info("no draft for %s: %s", result.conversation_id, result.reason)
+            refusals.append(result)
+            continue
+        warnings.extend(result.warnings)
+        record = store.add_draft(result.draft, at=now, reason=f"due: {item.verdict.reasons[-1]}")
+        logger.info(
+            "draft %d queued for %s (%s, %s)",
+            record.id,
+            record.recipient.email,
+            conversation.stage.value,
+            result.template,
+        )
+        drafted.append(record)
+    for warning in dict.fromkeys(warnings):
+        logger.warning("%s", warning)
+    return drafted, refusals, warnings
+
+
+def poll_once(
+    config: Config,
+    *,
+    now: datetime,
+    source: str | None = None,
+    draft: bool = True,
+    progress: ProgressSink | None = None,
+) -> PollReport:
+    """One pass of the whole pipeline: sync, re-evaluate, withdraw, draft."""
+    with open_store(config) as store:
+        synced = sync(store, config, source=source, progress=progress)
+        for warning in synced.warnings:
+            logger.warning("%s", warning)
+        assessments = assess(store, config, now=now)
+        withdrawn = withdraw_obsolete(store, assessments, now=now) if draft else []
+        drafted, refusals, warnings = (
+            draft_due(store, config, assessments, now=now) if draft else ([], [], [])
+        )
+        store.save_snapshot(((a.verdict, a.conversation) for a in assessments), at=now)
+    return PollReport(
+        sync=synced,
+        conversations=len(assessments),
+        due=sum(1 for a in assessments if a.verdict.state is State.DUE),
+        drafted=tuple(drafted),
+        withdrawn=tuple(withdrawn),
+        refusals=tuple(refusals),
+        warnings=(*synced.warnings, *warnings),
+    )

@@ -56,7 +56,11 @@ def handle_error(exc: BaseException, *, debug: bool) -> NoReturn:
         sys.exit(EXIT_USAGE)
     if isinstance(exc, errors.CredentialError):
         click.echo(f"mailfollow: credentials: {exc}", err=True)
-        click.echo("  hint: run `mailfollow login`, or check [account.password] (password_command, credential_file, oauth2_token_command)", err=True)
+        click.echo(
+            "  hint: run `mailfollow login`, or check [account.password]"
+            " (password_command, credential_file, oauth2_token_command)",
+            err=True,
+        )
         sys.exit(EXIT_ERROR)
     if isinstance(exc, errors.MailfollowError):
         click.echo(f"mailfollow: {exc}", err=True)
@@ -96,12 +100,17 @@ class MailfollowGroup(click.Group):
     "$XDG_CONFIG_HOME/mailfollow/config.toml].",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv: IMAP protocol too).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output: -v progress, -vv debug, -vvv IMAP protocol.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool, verbose: int) -> None:
     """mailfollow: notices job-search email that went silent and drafts
     polite follow-ups, which wait for your approval before anything is sent."""
-    setup_logging(verbose=2 if debug else verbose)
+    setup_logging(verbose=max(verbose, 2) if debug else verbose)
     ctx.obj = AppContext(config_path=config_path, debug=debug, verbose=verbose)
 
 
