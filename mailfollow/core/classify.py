@@ -39,14 +39,17 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from mailfollow.core.signals import (
     PhraseHit,
+    PhraseTable,
     at_start_of_day,
     compile_named,
     find_date,
     find_phrase,
     find_time,
+    flatten,
     sentences,
     strip_quoted,
     without_urls,
@@ -88,9 +91,60 @@ class _Evidence:
 
     def header_token(self, name: str) -> str:
         """First token of a header, lower-case: "auto-replied (zimbra)" -> "auto-replied"."""
-        return re.split(r"[\s;(]", self.header(name).lower(), maxsplit=1)[0]
+        return self.header_tokens.get(name, "")
+
+    @cached_property
+    def header_tokens(self) -> dict[str, str]:
+        return {
+            name: _FIRST_TOKEN.split(value.strip().lower(), maxsplit=1)[0]
+            for name, value in self.headers.items()
+        }
+
+    # Derived facts several rules read; computed at most once per message.
+
+    @cached_property
+    def sentences(self) -> list[str]:
+        return sentences(self.fresh)
+
+    @cached_property
+    def flat(self) -> str:
+        return flatten(self.fresh)
+
+    def find(self, table: PhraseTable, *, skip_conditional: bool = True) -> PhraseHit | None:
+        """The first phrase of ``table`` in the sender's own text."""
+        return find_phrase(
+            table,
+            self.fresh,
+            skip_conditional=skip_conditional,
+            split=self.sentences,
+            flat=self.flat,
+        )
+
+    @cached_property
+    def asks_question(self) -> bool:
+        if self.find(_ASKS, skip_conditional=False):
+            return True
+        return any(s.endswith("?") and len(s) > 3 for s in self.sentences)
+
+    @cached_property
+    def promise(self) -> tuple[datetime | None, str]:
+        hit = self.find(_PROMISE)
+        if not hit:
+            return None, ""
+        found = find_date(hit.sentence, self.message.date, end_of_period=True)
+        when = at_start_of_day(found.day, self.message.date) if found else None
+        return when, hit.sentence[:240]
+
+    @cached_property
+    def ooo_header(self) -> tuple[str, str] | None:
+        return _ooo_header(self)
+
+    @cached_property
+    def ooo_subject(self) -> tuple[str, str] | None:
+        return _ooo_subject(self)
 
 
+_FIRST_TOKEN = re.compile(r"[\s;(]")
 _PREFIX = re.compile(
     r"^\s*(?:\[[^\]]{0,80}\]|\((?:external|extern|ext)\)|"
     r"(?P<reply>re|aw|sv|vs|antw|antwort|rif|r|odp|res|ynt|vá|rv)\s*(?:\[\d+\]|\(\d+\))?\s*:|"
@@ -196,7 +250,7 @@ _REJECTION = compile_named(
         (
             "decided-not-to",
             r"\b(?:decided|chosen|elected|opted|decision)\s+not\s+to\s+(?:move|proceed|pursue|"
-            r"progress|advance|continue|invite|offer|extend|interview|schedule)",
+            r"progress|advance|continue|invite|offer|extend|interview|schedule|take\s+your)",
         ),
         (
             "other-candidates",
@@ -204,12 +258,14 @@ _REJECTION = compile_named(
             r"(?:to\s+)?(?:move|moving|proceed|proceeding|go|going|pursue|pursuing|continue|"
             r"continuing|progress|progressing|advance|advancing)\s+(?:forward\s+|ahead\s+)?"
             r"(?:with\s+|in\s+)?(?:other|another|a different|different|a more|the other|"
-            r"candidates|an? (?:internal|external) candidate|someone|applicants|individuals)",
+            r"candidates|an? (?:internal|external) candidate|someone|applicants|individuals|"
+            r"an?\s+(?:\w+\s+)?(?:candidate|applicant|person)\s+(?:whose|who|that|with))",
         ),
         (
             "selected-another",
             r"\b(?:selected|chosen|hired|offered the (?:position|role) to|went with|gone with|"
-            r"filled by|decided on)\s+(?:an?other|a different|other|an internal|someone)\b",
+            r"filled by|decided on)\s+(?:an?other|a different|other|an internal|an external)\s+"
+            r"(?:\w+\s+)?(?:candidate|applicant|person|individual)s?\b",
         ),
         (
             "closer-match",
@@ -230,7 +286,8 @@ _REJECTION = compile_named(
         (
             "unsuccessful",
             r"\b(?:application|candidacy|applying)\b[^.]{0,60}?\b(?:unsuccessful|not successful|"
-            r"declined|rejected)\b|\bnot\s+(?:been\s+)?successful\b",
+            r"declined|rejected)\b|\b(?:you|you've|you\s+have|you\s+were)\s+(?:not|n't)\s+"
+            r"(?:been\s+)?successful\b",
         ),
         (
             "regret-to-inform",
@@ -315,8 +372,12 @@ _INVITATION = compile_named(
             r"\binvit(?:e|ing|ed)\s+you\s+(?:to|for)\s+(?:a\s+|an\s+|the\s+|our\s+|your\s+)?"
             r"(?:[\w-]+\s+){0,3}?(?:interview|call|chat|conversation|meeting|screen|screening|"
             r"round|onsite|on-site|discussion)|"
-            r"\b(?:have\s+been|are|were)\s+invited\s+to\s+(?:an?\s+)?(?:interview|speak|meet)|"
-            r"\binvited\s+to\s+(?:complete|take)\s+(?:an?\s+|the\s+|our\s+)?(?:[\w-]+\s+){0,2}"
+            r"\b(?:have\s+been|are|were)\s+invited\s+to\s+(?:an?\s+)?(?:interview|speak|meet)",
+        ),
+        (
+            "invite-to-assessment",
+            r"\b(?:you\s+have\s+been|you\s+are|you're|you\s+were)\s+invited\s+to\s+"
+            r"(?:complete|take)\s+(?:an?\s+|the\s+|our\s+)?(?:[\w-]+\s+){0,2}"
             r"(?:assessment|test|challenge|exercise|assignment)",
         ),
         (
@@ -356,6 +417,11 @@ _INVITATION_WEAK = compile_named(
 _SCHEDULING_LINK = re.compile(
     r"(?i)\b(?:calendly\.com|cal\.com|savvycal\.com|goodtime\.io|modernloop\.io|doodle\.com)/"
 )
+_MEETING_LINE = re.compile(
+    r"(?i)\b(?:interview|call|meeting|chat|conversation|screen|scheduled|date|when|"
+    r"join\s+us|meet)\b"
+)
+_DEADLINE_LINE = re.compile(r"(?i)\b(?:deadline|expires?|complete|submit|due|before)\b")
 _INVITATION_SUBJECT = re.compile(
     r"(?i)^(?:updated\s+)?invitation(?:\s+updated)?\s*:|"
     r"\binterview\s+(?:invitation|invite|request|availability|confirmation|scheduled|"
@@ -381,7 +447,9 @@ _ACK = compile_named(
             r"\b[^.]{0,100}?\b(?:has|have|was|is)\s+(?:been\s+)?(?:successfully\s+)?(?:received|"
             r"submitted|sent\s+to|forwarded|reached\s+us|now\s+being\s+reviewed|being\s+reviewed|"
             r"under\s+review|currently\s+being\s+reviewed)|\bapplication\s+(?:has\s+been\s+)?"
-            r"received\b|\bhas\s+received\s+your\s+(?:credentials|application|resume)",
+            r"received\b|\bhas\s+received\s+your\s+(?:credentials|application|resume)|"
+            r"\byour\s+(?:application|resume|cv|submission)\s+(?:has\s+)?(?:safely\s+)?reached\s+us\b|"
+            r"\bconfirms?\s+(?:that\s+)?(?:we\s+(?:have\s+)?received|your\s+application|receipt)",
         ),
         (
             "will-be-reviewed",
@@ -409,6 +477,10 @@ _SELF_DECLARED = re.compile(
     r"unmonitored|no-?reply)|"
     r"automatisch\s+(?:erstellt|generiert|versandt|verschickt)|automatische\s+(?:bestätigung|"
     r"antwort|nachricht|e-mail)|bitte\s+antworten\s+sie\s+nicht)"
+)
+
+_SELF_DECLARED_TABLE = PhraseTable(
+    patterns=(("self-declared", _SELF_DECLARED),), gates=(_SELF_DECLARED,)
 )
 
 _OOO_TEXT = re.compile(
@@ -440,7 +512,7 @@ _OOO_SUBJECT_ANYWHERE = {
     "sv": r"automatiskt svar",
     "da": r"automatisk svar|autosvar|ikke på kontoret",
     "fi": r"automaattinen vastaus",
-    "tr": r"ofis dışı",
+    "tr": r"ofis d\u0131\u015f\u0131",  # Turkish "out of office"; re reads the escapes
     "lv": r"autom[āa]tisk[āa] atbilde",
     "pl": r"odpowied[źz] automatyczna",
     "ja": r"自動応答|自動返信",
@@ -480,7 +552,8 @@ _DELAY_WORDS = re.compile(
     r"(?i)\b(?:delay(?:ed)?|still\s+being\s+retried|will\s+(?:be\s+)?retr(?:y|ied)|"
     r"has\s+not\s+yet\s+been\s+delivered|this\s+is\s+a\s+warning\s+only|"
     r"(?:do\s+)?not\s+need\s+to\s+resend|warning:\s+could\s+not\s+send|verzögert|retard[ée]?|"
-    r"postponed|continue\s+to\s+try|advisory[- ]only)\b"
+    r"postponed|continue\s+to\s+try|advisory[- ]only|(?:mail\s+)?delivery\s+warning|"
+    r"notification:\s*warning|warning\W+could\s+not\s+send)\b"
 )
 _SUCCESS_WORDS = re.compile(
     r"(?i)\(success\)|\bsuccessful(?:ly)?\s+(?:mail\s+)?deliver|^delivered\s*:|^relayed\s*:|"
@@ -500,7 +573,9 @@ _BOUNCE_TEXT = re.compile(
     r"taken|cannot\s+be\s+delivered|5\.\d\.\d{1,3}\b|\b55[0-4][\s-])"
 )
 _REPORT_ACTION = re.compile(r"(?im)^\s*action\s*:\s*([a-z]+)")
-_DAEMON_LOCAL = re.compile(r"(?i)^(?:mailer[-_]?daemon|postmaster|post_master|m?daemon|mail[-_]?daemon|mmdf)$")
+_DAEMON_LOCAL = re.compile(
+    r"(?i)^(?:mailer[-_]?daemon|postmaster|post_master|m?daemon|mail[-_]?daemon|mmdf)$"
+)
 _DAEMON_NAME = re.compile(
     r"(?i)\bmail\s+delivery\s+(?:subsystem|system|service)\b|\bmailer[- ]daemon\b|"
     r"\bmail\s+administrator\b|\bpostmaster\b"
@@ -510,6 +585,11 @@ _NOREPLY_LOCAL = re.compile(
     r"alerts?|jobalerts?|newsletters?|news|mailer|bounces?)(?:[._+-]|$)|"
     r"^owner-|-(?:owner|admin|request|bounces)$|^(?:listserv|majordomo|mailman)$"
 )
+_BULK_LOCAL = re.compile(
+    r"(?i)^(?:newsletters?|news|digest|lists?|announce(?:ments?)?|marketing|promos?|promotions?|"
+    r"offers|deals|updates|rss|rssfeeds?|feeds?)$"
+)
+_BULK_DOMAIN_LABEL = re.compile(r"(?i)(?:^|\.)(?:newsletters?|news|lists|mailings|eblast)\.")
 _SES_NOTIFICATION = re.compile(r'"notificationType"\s*:\s*"(Bounce|Complaint|Delivery)"')
 _COMPLAINT_SUBJECT = re.compile(r"(?i)\b(?:complaint|abuse|spam\s+report|feedback\s+report|fbl)\b")
 _ATS_DOMAINS = (
@@ -525,31 +605,62 @@ _ATS_SUBDOMAIN = re.compile(r"(?i)(?:^|\.)(?:careers?|jobs|talent|recruiting|hr)
 _BULK_TEXT = compile_named(
     [
         ("unsubscribe", r"\bunsubscribe\b|\babmelden\b|\bse\s+d[ée]sabonner\b|\bdesuscribir"),
-        ("view-in-browser", r"\bview\s+(?:it\s+|this\s+(?:e-?mail|message)\s+)?(?:in|on)\s+(?:your\s+|a\s+)?(?:web\s+)?browser"),
-        ("you-are-receiving", r"\byou(?:'re|\s+are)\s+receiving\s+this\b|\byou\s+received\s+this\s+(?:e-?mail|message)\s+because\b"),
-        ("manage-preferences", r"\b(?:manage|update)\s+(?:your\s+)?(?:e-?mail\s+|notification\s+|subscription\s+)?preferences\b|\bemail\s+preferences\b"),
-        ("job-alert", r"\bjob\s+alert\b|\bnew\s+jobs?\s+(?:for\s+you|matching|match)\b|\bjobs\s+you\s+may\s+be\s+interested\s+in\b|\brecommended\s+jobs\b|\b\d+\+?\s+new\s+jobs\b"),
+        (
+            "view-in-browser",
+            r"\bview\s+(?:it\s+|this\s+(?:e-?mail|message)\s+)?(?:in|on)\s+(?:your\s+|a\s+)?"
+            r"(?:web\s+)?browser",
+        ),
+        (
+            "you-are-receiving",
+            r"\byou(?:'re|\s+are)\s+receiving\s+this\b|"
+            r"\byou\s+received\s+this\s+(?:e-?mail|message)\s+because\b",
+        ),
+        (
+            "manage-preferences",
+            r"\b(?:manage|update)\s+(?:your\s+)?(?:e-?mail\s+|notification\s+|subscription\s+)?"
+            r"preferences\b|\bemail\s+preferences\b",
+        ),
+        (
+            "marketing",
+            r"\bno\s+purchase\s+necessary\b|\buse\s+(?:promo\s+|discount\s+|coupon\s+)?code\b|"
+            r"\b\d+%\s+off\b|\bshop\s+now\b|\blimited[- ]time\s+offer\b|"
+            r"\bwhile\s+supplies\s+last\b",
+        ),
+        (
+            "job-alert",
+            r"\bjob\s+alert\b|\bnew\s+jobs?\s+(?:for\s+you|matching|match)\b|"
+            r"\bjobs\s+you\s+may\s+be\s+interested\s+in\b|\brecommended\s+jobs\b|"
+            r"\b\d+\+?\s+new\s+jobs\b",
+        ),
     ]
-)  # fmt: skip
+)
 _BULK_SUBJECT = re.compile(
-    r"(?i)\b\d+\+?\s+new\s+(?:jobs?|roles|positions|postings)\b|\bjob\s+alert\b|\bjobs\s+for\s+you\b|"
-    r"\b(?:weekly|daily|monthly)\s+(?:digest|newsletter|roundup)\b|\bnewsletter\b|\b\d+%\s+off\b"
+    r"(?i)\b\d+\+?\s+new\s+(?:jobs?|roles|positions|postings)\b|\bjob\s+alert\b|"
+    r"\bjobs\s+for\s+you\b|\b(?:weekly|daily|monthly)\s+(?:digest|newsletter|roundup)\b|\bnewsletter\b|\b\d+%\s+off\b"
 )
 
 _ASKS = compile_named(
     [
-        ("could-you", r"\b(?:could|can|would|will)\s+you\b(?!\s+(?:like\s+to\s+)?(?:be\s+)?(?:so\s+kind))"),
+        ("could-you", r"\b(?:could|can|would|will)\s+you\b"),
         (
             "please-do",
             r"\bplease\s+(?:send|share|provide|confirm|reply|respond|advise|complete|fill|sign|"
             r"forward|call|review|let\s+(?:me|us)\s+know)\b",
         ),
-        ("let-me-know", r"\blet\s+(?:me|us)\s+know\b(?!\s+if\s+you\s+have\s+(?:any\s+)?(?:further\s+|other\s+|more\s+)?questions)"),
+        (
+            "let-me-know",
+            r"\blet\s+(?:me|us)\s+know\b(?!\s+if\s+you\s+have\s+(?:any\s+)?(?:further\s+|other\s+|"
+            r"more\s+)?questions)",
+        ),
     ]
-)  # fmt: skip
+)
 _PROMISE = compile_named(
     [
-        ("get-back-to-you", r"\b(?:get|getting|come|coming)\s+back\s+to\s+you\b"),
+        (
+            "get-back-to-you",
+            r"\b(?:get|getting|come|coming|write|writing)\s+back\s+to\s+(?:you|all|every|each|"
+            r"everyone|candidates|applicants)\b",
+        ),
         ("be-in-touch", r"\bbe\s+in\s+touch\b"),
         ("let-you-know", r"\b(?:will|'ll|shall|going\s+to)\s+(?:\w+\s+){0,2}let\s+you\s+know\b"),
         (
@@ -637,7 +748,28 @@ _NETWORKING = compile_named(
     [
         ("nice-to-meet", r"\b(?:great|nice|good|lovely|pleasure)\s+(?:to\s+)?(?:meet|meeting)\b"),
         ("coffee-chat", r"\bcoffee\s+chat\b|\b(?:grab|get)\s+(?:a\s+)?(?:virtual\s+)?coffee\b"),
-        ("introduction", r"\bintroduc(?:e|ing|tion)\b"),
+        (
+            "introduction",
+            r"\bintroduc(?:e|ing|tion)\b|\bsuggested\s+(?:that\s+)?i\s+(?:reach\s+"
+            r"out|get\s+in\s+touch|contact\s+you|connect|write)",
+        ),
+        (
+            "enjoyed-your-work",
+            r"\b(?:enjoyed|loved|appreciated)\s+your\s+(?:talk|post|article|"
+            r"presentation|podcast|session|keynote|panel|blog|paper)\b",
+        ),
+        (
+            "asks-advice",
+            r"\b(?:grateful|thankful)\s+for\s+(?:any\s+)?(?:advice|insights?|perspective|"
+            r"guidance|pointers)|\bvalue\s+your\s+(?:view|perspective|advice|insights?|thoughts|"
+            r"opinion)\b|\blove\s+to\s+hear\s+(?:how|about|more|your)\b",
+        ),
+        (
+            "short-call",
+            r"\b(?:open\s+to|time\s+for|up\s+for)\s+a\s+(?:short|quick|brief|"
+            r"15-minute|20-minute)\s+(?:call|chat|conversation)\b|\bspare\s+(?:fifteen|15|twenty|"
+            r"20|ten|10|a\s+few)\s+minutes\b",
+        ),
         (
             "connect",
             r"\b(?:love|like|happy|great|glad)\s+to\s+(?:connect|reconnect)\b|\bconnect\s+with\s+you\b|"
@@ -679,9 +811,10 @@ def _out_mailfollow_header(ev: _Evidence, rules: DetectionRules) -> Classificati
 
 def _out_ignored(ev: _Evidence, rules: DetectionRules) -> Classification | None:
     others = [a for a in ev.recipients if not _is_mine(a, ev.identity)]
-    if not others:
+    if ev.recipients and not others:
         return _outgoing("other.to-self", OutgoingKind.OTHER, "Sent only to your own addresses.")
-    if rules.ignore_domains and all(_in_domains(a.domain, rules.ignore_domains) for a in others):
+    ignored = rules.ignore_domains
+    if others and ignored and all(_in_domains(a.domain, ignored) for a in others):
         return _outgoing(
             "other.ignore-domain",
             OutgoingKind.OTHER,
@@ -715,7 +848,7 @@ def _out_thank_you(ev: _Evidence, rules: DetectionRules) -> Classification | Non
             OutgoingKind.THANK_YOU,
             f"The subject {ev.subject_core[:60]!r} is a thank-you note.",
         )
-    hit = find_phrase(_THANK_YOU_TEXT, ev.fresh)
+    hit = ev.find(_THANK_YOU_TEXT)
     if hit:
         return _outgoing(
             f"thank_you.{hit.name}",
@@ -732,7 +865,7 @@ def _out_follow_up(ev: _Evidence, rules: DetectionRules) -> Classification | Non
             OutgoingKind.FOLLOW_UP,
             f"The subject {ev.subject_core[:60]!r} is a follow-up.",
         )
-    hit = find_phrase(_FOLLOW_UP_TEXT, ev.fresh)
+    hit = ev.find(_FOLLOW_UP_TEXT)
     if hit:
         return _outgoing(
             f"follow_up.{hit.name}",
@@ -768,7 +901,9 @@ def _out_application(ev: _Evidence, rules: DetectionRules) -> Classification | N
 
 
 def _out_networking(ev: _Evidence, rules: DetectionRules) -> Classification | None:
-    hit = find_phrase(_NETWORKING, ev.fresh)
+    # Polite requests are conditional ("if you could spare fifteen minutes"): keep them.
+    text = f"{ev.subject_core}.\n\n{ev.fresh}"
+    hit = find_phrase(_NETWORKING, text, skip_conditional=False)
     if not hit:
         return None
     return _outgoing(
@@ -884,7 +1019,11 @@ def _report_type(ev: _Evidence) -> str:
 
 
 def _dsn_outcome(ev: _Evidence) -> str:
-    """failed | delayed | delivered: from Action fields, else from the wording."""
+    """failed | delayed | delivered, from Action fields, else the subject, else the text.
+
+    Anything unclear is a failure: calling a bounce a delay would let
+    mailfollow nudge an address that does not exist.
+    """
     actions = {action.lower() for action in _REPORT_ACTION.findall(ev.text)}
     if "failed" in actions:
         return "failed"
@@ -892,10 +1031,13 @@ def _dsn_outcome(ev: _Evidence) -> str:
         return "delayed"
     if actions & {"delivered", "relayed", "expanded", "deliverable"}:
         return "delivered"
-    if _SUCCESS_WORDS.search(ev.subject) or _SUCCESS_WORDS.search(ev.text):
-        return "delivered"
-    if _DELAY_WORDS.search(ev.subject) or _DELAY_WORDS.search(ev.text):
-        return "delayed"
+    for text in (ev.subject, ev.text):
+        if _DELAY_WORDS.search(text):
+            return "delayed"
+        if _BOUNCE_SUBJECT.search(text) or _BOUNCE_TEXT.search(text):
+            return "failed"
+        if _SUCCESS_WORDS.search(text):
+            return "delivered"
     return "failed"
 
 
@@ -957,7 +1099,7 @@ def _rule_delivery_report(ev: _Evidence) -> Classification | None:
         return _incoming(
             "report.complaint",
             IncomingKind.OTHER_AUTOMATIC,
-            f"A complaint report ({ev.subject[:60]!r}) enclosing a message, with no text of its own.",
+            f"A complaint report ({ev.subject[:60]!r}) enclosing a message and no text.",
         )
     return None
 
@@ -994,14 +1136,17 @@ def _rule_bounce_subject(ev: _Evidence) -> Classification | None:
 
 
 def _rule_bounce_text(ev: _Evidence) -> Classification | None:
-    match = _BOUNCE_TEXT.search(ev.fresh) or _BOUNCE_TEXT.search(ev.subject)
-    if not match:
-        return None
     machine = _machine_sender(ev)
     if not machine:
         return None
+    match = _BOUNCE_TEXT.search(ev.fresh) or _BOUNCE_TEXT.search(ev.subject)
+    if not match:
+        return None
     return _notice_for(
-        ev, _dsn_outcome(ev), "bounce.text", f"Machine-sent mail ({machine}) that says {_quote(match.group(0))}"
+        ev,
+        _dsn_outcome(ev),
+        "bounce.text",
+        f"Machine-sent mail ({machine}) that says {_quote(match.group(0))}",
     )
 
 
@@ -1020,12 +1165,16 @@ def _machine_sender(ev: _Evidence) -> str:
 
 
 def _rejection_hit(ev: _Evidence) -> PhraseHit | None:
-    hit = find_phrase(_REJECTION, ev.fresh)
+    if not _JOB_WORDS.search(ev.fresh):
+        return None  # rejections always name the application, role or candidacy
+    hit = ev.find(_REJECTION)
     if hit:
         return hit
-    if _asks_question(ev) or _INVITATION_SUBJECT.search(ev.subject_core):
+    if ev.asks_question or _INVITATION_SUBJECT.search(ev.subject_core):
         return None  # "unfortunately I can't make Tuesday, could we..." is not a rejection
-    for sentence in sentences(ev.fresh):
+    if ev.ooo_header or ev.ooo_subject:
+        return None  # "unfortunately I cannot answer about the position until I am back"
+    for sentence in ev.sentences:
         match = _UNFORTUNATELY.search(sentence)
         if match and _JOB_WORDS.search(sentence):
             return PhraseHit("unfortunately-not", match.group(0), sentence)
@@ -1047,20 +1196,20 @@ def _rule_rejection(ev: _Evidence) -> Classification | None:
 
 
 def _rule_offer(ev: _Evidence) -> Classification | None:
-    hit = find_phrase(_OFFER, ev.fresh)
+    hit = ev.find(_OFFER)
     if hit:
         return _incoming(
             f"offer.{hit.name}",
             IncomingKind.OFFER,
             f"Makes a job offer: {_quote(hit.sentence)}.",
-            asks_question=_asks_question(ev),
+            asks_question=ev.asks_question,
         )
     if not ev.subject_reply_prefix and _OFFER_SUBJECT.search(ev.subject_core):
         return _incoming(
             "offer.subject",
             IncomingKind.OFFER,
             f"The subject {ev.subject_core[:80]!r} announces an offer.",
-            asks_question=_asks_question(ev),
+            asks_question=ev.asks_question,
         )
     return None
 
@@ -1072,19 +1221,21 @@ def _rule_invitation(ev: _Evidence) -> Classification | None:
         return _invitation(
             ev, "invitation.subject", f"The subject {ev.subject_core[:80]!r} is an invitation"
         )
+    if ev.ooo_header:
+        return None  # "book a time with my colleague while I am away" is still an autoresponder
     link = _SCHEDULING_LINK.search(ev.text)
     if link:
         return _invitation(
             ev, "invitation.scheduling-link", f"Links to a scheduling page ({link.group(0)})"
         )
-    hit = find_phrase(_INVITATION, ev.fresh)
+    hit = ev.find(_INVITATION)
     if hit:
         return _invitation(ev, f"invitation.{hit.name}", f"Asks to meet: {_quote(hit.sentence)}")
     return None
 
 
 def _rule_invitation_weak(ev: _Evidence) -> Classification | None:
-    hit = find_phrase(_INVITATION_WEAK, ev.fresh)
+    hit = ev.find(_INVITATION_WEAK)
     if not hit:
         return None
     return _invitation(ev, f"invitation.{hit.name}", f"Proposes a call: {_quote(hit.sentence)}")
@@ -1098,21 +1249,29 @@ def _invitation(ev: _Evidence, rule: str, evidence: str) -> Classification:
         IncomingKind.INVITATION,
         f"{evidence}{stated}.",
         interview_at=when,
-        asks_question=_asks_question(ev),
+        asks_question=ev.asks_question,
     )
 
 
 def _interview_time(ev: _Evidence) -> datetime | None:
-    found = find_date(ev.fresh, ev.message.date)
-    if found is None or not found.explicit:
-        return None
-    start = ev.fresh.find(found.words)
-    nearby = ev.fresh[start : start + len(found.words) + 120] if start >= 0 else ""
-    clock = find_time(nearby[len(found.words) :]) or find_time(nearby)
-    moment = at_start_of_day(found.day, ev.message.date)
-    if clock:
-        moment = moment.replace(hour=clock.hour, minute=clock.minute)
-    return moment
+    """The first explicit date in a sentence about the meeting, with a clock time near it.
+
+    A date elsewhere ("complete the test by 7 July") is a deadline, not the
+    interview, so it is left out.
+    """
+    split = ev.sentences
+    for index, sentence in enumerate(split):
+        if not _MEETING_LINE.search(sentence) or _DEADLINE_LINE.search(sentence):
+            continue
+        found = find_date(sentence, ev.message.date)
+        if found is None or not found.explicit:
+            continue
+        after = sentence[sentence.find(found.words) + len(found.words) :]
+        following = split[index + 1] if index + 1 < len(split) else ""
+        clock = find_time(after) or find_time(following if "time" in following.lower() else "")
+        moment = at_start_of_day(found.day, ev.message.date)
+        return moment.replace(hour=clock.hour, minute=clock.minute) if clock else moment
+    return None
 
 
 # ---- 3. out of office
@@ -1159,8 +1318,8 @@ def _ooo_subject(ev: _Evidence) -> tuple[str, str] | None:
 
 
 def _rule_out_of_office(ev: _Evidence) -> Classification | None:
-    header = _ooo_header(ev)
-    subject = _ooo_subject(ev)
+    header = ev.ooo_header
+    subject = ev.ooo_subject
     if header:
         rule, evidence = f"ooo.{header[0]}", header[1]
     elif subject and not (ev.subject_reply_prefix and _quotes_earlier_mail(ev)):
@@ -1174,7 +1333,7 @@ def _rule_out_of_office(ev: _Evidence) -> Classification | None:
                 IncomingKind.OTHER_AUTOMATIC,
                 f"An automatic unsubscribe request ({evidence}), not a reply.",
             )
-        ack = find_phrase(_ACK, ev.fresh)
+        ack = ev.find(_ACK)
         if ack:  # an ATS or helpdesk auto-reply confirming receipt
             return _incoming(
                 f"ack.{ack.name}",
@@ -1196,7 +1355,7 @@ def _quotes_earlier_mail(ev: _Evidence) -> bool:
 
 
 def _return_date(ev: _Evidence) -> datetime | None:
-    for sentence in [ev.subject_core, *sentences(ev.fresh)]:
+    for sentence in [ev.subject_core, *ev.sentences]:
         if not _RETURN_CUE.search(sentence):
             continue
         found = find_date(sentence, ev.message.date)
@@ -1209,9 +1368,11 @@ def _return_date(ev: _Evidence) -> datetime | None:
 
 
 def _automation_evidence(ev: _Evidence) -> str:
-    """Why this looks machine-sent (for acks), or "" when nothing says so."""
-    if _is_ats_sender(ev):
-        return f"sent through an applicant-tracking system ({ev.sender_domain})"
+    """Why this looks machine-sent (for acks), or "" when nothing says so.
+
+    An applicant-tracking domain is not on this list: ATSs relay recruiters'
+    own words too (Workable, Lever and Greenhouse send personal mail).
+    """
     if _NOREPLY_LOCAL.search(ev.sender_local):
         return f"sent from a no-reply address ({ev.sender})"
     if ev.header_token("auto-submitted") not in {"", "no"}:
@@ -1222,6 +1383,32 @@ def _automation_evidence(ev: _Evidence) -> str:
     return ""
 
 
+_ORG_NAME_WORDS = re.compile(
+    r"(?i)\b(?:team|recruiting|recruitment|careers?|talent|hiring|jobs?|hr|human\s+resources|"
+    r"people|notifications?|no-?reply|inc|ltd|gmbh|llc|corp|company|group|office|admin)\b"
+)
+
+
+def _sender_name(ev: _Evidence) -> str:
+    return (ev.message.sender.name if ev.message.sender else "") or ev.sender
+
+
+def _signed_by_sender(ev: _Evidence) -> bool:
+    """The sender is a named person and the text ends with their first name.
+
+    Templates sign as a team ("The Acme Recruiting Team"); a recruiter writing
+    in person signs with their own name.
+    """
+    name = ev.message.sender.name.strip() if ev.message.sender else ""
+    name = re.split(r"(?i)\s+via\s+", name, maxsplit=1)[0]  # "Jane Smith via Workable"
+    words = name.replace(",", " ").split()
+    if len(words) < 2 or _ORG_NAME_WORDS.search(name):
+        return False
+    first = words[-1] if "," in name else words[0]  # "Patel, Ana" -> "Ana"
+    tail = ev.fresh[-200:]
+    return bool(re.search(rf"(?m)^\W*{re.escape(first)}\b", tail))
+
+
 def _is_ats_sender(ev: _Evidence) -> bool:
     domains = [ev.sender_domain, *(a.domain for a in ev.message.reply_to)]
     return any(_in_domains(d, _ATS_DOMAINS) for d in domains) or bool(
@@ -1230,20 +1417,30 @@ def _is_ats_sender(ev: _Evidence) -> bool:
 
 
 def _rule_ack(ev: _Evidence) -> Classification | None:
-    hit = find_phrase(_ACK, ev.fresh)
+    hit = ev.find(_ACK)
     subject = None if ev.subject_reply_prefix else _ACK_SUBJECT.search(ev.subject_core)
     if not hit and not subject:
         return None
     automated = _automation_evidence(ev)
-    if not automated and _asks_question(ev):
-        return None  # a recruiter thanking for the application and asking something
+    relayed = _is_ats_sender(ev)
+    replying = bool(ev.message.in_reply_to) or ev.subject_reply_prefix
+    if not (automated or relayed) and (replying or ev.asks_question):
+        return None  # a recruiter answering in person, or asking something
+    if not automated and _signed_by_sender(ev):
+        return _human(
+            ev,
+            "human.personal-acknowledgement",
+            f"Confirms the application in person, signed by {_sender_name(ev)}",
+        )
+    if relayed and not automated:
+        automated = f"sent through an applicant-tracking system ({ev.sender_domain})"
     words = hit.sentence if hit else ev.subject_core
     because = f", {automated}" if automated else ""
     return _incoming(
         f"ack.{hit.name if hit else 'subject'}",
         IncomingKind.AUTO_ACK,
         f"Confirms the application was received{because}: {_quote(words)}.",
-        promise_text=_promise(ev)[1],
+        promise_text=ev.promise[1],
     )
 
 
@@ -1285,10 +1482,10 @@ def _rule_null_sender(ev: _Evidence) -> Classification | None:
 
 
 def _rule_self_declared(ev: _Evidence) -> Classification | None:
-    match = _SELF_DECLARED.search(ev.fresh)
-    if not match or _asks_question(ev):
+    hit = ev.find(_SELF_DECLARED_TABLE)
+    if not hit or ev.asks_question:
         return None
-    return _other_automatic(ev, "auto.self-declared", f"it says {_quote(match.group(0))}")
+    return _other_automatic(ev, "auto.self-declared", f"it says {_quote(hit.words)}")
 
 
 def _other_automatic(ev: _Evidence, rule: str, evidence: str) -> Classification:
@@ -1315,21 +1512,29 @@ def _bulk_header(ev: _Evidence) -> str:
             return f"{name.title()}: {ev.header(name)}"
     if ev.header("feedback-id"):
         return "Feedback-ID header (bulk sender)"
+    if _BULK_LOCAL.match(ev.sender_local) or _BULK_DOMAIN_LABEL.search(ev.sender_domain):
+        return f"a newsletter-style sender ({ev.sender})"
     return ""
 
 
 def _is_personal_reply(ev: _Evidence) -> bool:
     message = ev.message
-    ids = {*message.in_reply_to, *message.references}
     if ev.own_message_ids:
-        return bool(ids & set(ev.own_message_ids))
+        own = ev.own_message_ids
+        return any(i in own for i in (*message.in_reply_to, *message.references))
     return bool(message.in_reply_to) and any(_is_mine(a, ev.identity) for a in ev.recipients)
 
 
 def _rule_bulk(ev: _Evidence) -> Classification | None:
     header = _bulk_header(ev)
-    body = None if header else find_phrase(_BULK_TEXT, ev.fresh, skip_conditional=False)
-    subject = None if header or body else _BULK_SUBJECT.search(ev.subject_core)
+    replying = bool(ev.message.in_reply_to) or ev.subject_reply_prefix
+    # Footers and subjects only count on mail that answers nothing: newsletters never reply.
+    body = None
+    if not header and not replying:
+        body = ev.find(_BULK_TEXT, skip_conditional=False)
+    subject = None
+    if not (header or body or replying):
+        subject = _BULK_SUBJECT.search(ev.subject_core)
     if not (header or body or subject):
         return None
     if _is_personal_reply(ev):
@@ -1355,7 +1560,7 @@ def _rule_bulk(ev: _Evidence) -> Classification | None:
 def _rule_noreply_sender(ev: _Evidence) -> Classification | None:
     if not _NOREPLY_LOCAL.search(ev.sender_local) or ev.message.in_reply_to:
         return None
-    if _asks_question(ev):
+    if ev.asks_question:
         return None
     return _other_automatic(ev, "auto.noreply-sender", f"sent from {ev.sender}, a no-reply address")
 
@@ -1363,24 +1568,9 @@ def _rule_noreply_sender(ev: _Evidence) -> Classification | None:
 # ---- 8. human replies
 
 
-def _asks_question(ev: _Evidence) -> bool:
-    if find_phrase(_ASKS, ev.fresh, skip_conditional=False):
-        return True
-    return any(s.endswith("?") and len(s) > 3 for s in sentences(ev.fresh))
-
-
-def _promise(ev: _Evidence) -> tuple[datetime | None, str]:
-    hit = find_phrase(_PROMISE, ev.fresh)
-    if not hit:
-        return None, ""
-    found = find_date(hit.sentence, ev.message.date, end_of_period=True)
-    when = at_start_of_day(found.day, ev.message.date) if found else None
-    return when, hit.sentence[:240]
-
-
 def _human(ev: _Evidence, rule: str, reason: str) -> Classification:
-    asks = _asks_question(ev)
-    promised_by, promise_text = _promise(ev)
+    asks = ev.asks_question
+    promised_by, promise_text = ev.promise
     details = []
     if asks:
         details.append("it asks you something")
@@ -1413,8 +1603,8 @@ _INCOMING_RULES: tuple[_IncomingRule, ...] = (
     _rule_auto_submitted,
     _rule_machine_headers,
     _rule_null_sender,
-    _rule_self_declared,
     _rule_bulk,
+    _rule_self_declared,
     _rule_invitation_weak,
     _rule_noreply_sender,
 )

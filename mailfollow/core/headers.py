@@ -14,7 +14,14 @@ Two entry points share one builder:
 The stdlib parser runs with the ``compat32`` policy: it never raises on broken
 headers (the ``default`` policy raises on some when a header is read), and
 ``raw_items()`` gives the undecoded values, which are decoded here with a
-lenient RFC 2047 decoder.
+lenient RFC 2047 decoder. Addresses are split on the raw value and only the
+display names decoded, so an encoded name containing a comma stays one name.
+
+The snippet is the first text part (text/plain preferred, else text/html as
+text), tidied but with its line breaks, because quoted-reply detection needs
+them. For a delivery-status report, the Action/Status lines of the report
+part come first (``summarize_delivery_status``), so a failure can be told
+from a delay or a success without fetching anything else.
 """
 
 from __future__ import annotations
@@ -231,15 +238,29 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     if not codec:
         return _guess_decode(data)
     try:
-        return data.decode(codec)
-    except UnicodeDecodeError:
+        return _decode_cut(data, codec)
+    except UnicodeError:
         pass  # a wrong label: UTF-8 sent as ISO-2022-JP, Latin-1 sent as UTF-8...
     except (LookupError, TypeError, ValueError):
         return _guess_decode(data)  # not a usable text codec
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
+        return _decode_cut(data, "utf-8")
+    except UnicodeError:
+        pass
+    try:
         return data.decode(codec, errors="replace")
+    except (LookupError, UnicodeError, TypeError, ValueError):
+        return _guess_decode(data)
+
+
+def _decode_cut(data: bytes, codec: str) -> str:
+    """Strict decoding that forgives one multi-byte character cut off at the end."""
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        if exc.end < len(data) or "end of data" not in exc.reason:
+            raise
+        return data[: exc.start].decode(codec)
 
 
 def decode_header_text(value: str) -> str:
@@ -305,8 +326,10 @@ def _codec_for(charset: str | None) -> str:
 def _guess_decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        cut = exc.end == len(data) and "end of data" in exc.reason
+        if cut and not data[: exc.start].isascii():  # clearly UTF-8, cut inside a character
+            return data[: exc.start].decode("utf-8", errors="replace")
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:
@@ -488,21 +511,23 @@ def _first_text_snippet(walk: _MimeWalk, *, limit: int, problems: list[str]) -> 
 
 
 def _part_text(part: EmailMessage, *, limit: int, problems: list[str]) -> str:
-    payload = part.get_payload()
-    if not isinstance(payload, str):
+    if not isinstance(part.get_payload(), str):
+        return ""
+    try:
+        # decode=True undoes the transfer encoding and returns the raw bytes; without it
+        # compat32 re-decodes 8-bit bodies with the declared charset and loses them.
+        data = part.get_payload(decode=True)
+    except (ValueError, TypeError, IndexError, LookupError, UnicodeError):
+        data = None
+    if not isinstance(data, bytes):
         return ""
     subtype = part.get_content_subtype()
     budget = 1 << 20 if subtype == "html" else max(16384, limit * 16)
-    data = payload.encode("utf-8", "surrogateescape")[:budget]
     charset = _param(part, "charset")
     if charset and not _codec_for(charset) and charset.strip().lower() not in _ASCII_LABELS:
         problems.append(f"unknown charset {charset!r} in the text part; guessed UTF-8/Latin-1")
     return decode_snippet(
-        data,
-        transfer_encoding=str(part.get("Content-Transfer-Encoding", "")),
-        charset=charset,
-        subtype=subtype,
-        limit=limit,
+        data[:budget], transfer_encoding=None, charset=charset, subtype=subtype, limit=limit
     )
 
 

@@ -1,0 +1,495 @@
+"""core.headers: raw bytes -> Message, never raising on bad input."""
+
+from __future__ import annotations
+
+import base64
+import quopri
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailfollow.core.headers import (
+    EPOCH,
+    FETCH_HEADER_FIELDS,
+    decode_header_text,
+    decode_snippet,
+    html_to_text,
+    parse_header_block,
+    parse_message,
+    summarize_delivery_status,
+)
+from mailfollow.model import Address, FolderRole
+
+ARRIVAL = datetime(2026, 3, 16, 9, 30, tzinfo=UTC)
+
+
+def raw_message(*headers: str, body: str = "Hello.\n") -> bytes:
+    return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("utf-8")
+
+
+def simple(*extra: str, body: str = "Hello.\n") -> bytes:
+    return raw_message(
+        "From: Jane Smith <Jane@Acme.Example>",
+        "To: alex.doe@example.org",
+        "Subject: Hello",
+        "Date: Mon, 16 Mar 2026 09:00:00 +0100",
+        "Message-ID: <abc@acme.example>",
+        *extra,
+        body=body,
+    )
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def test_basic_fields_are_read_and_normalised() -> None:
+    message = parse_message(
+        raw_message(
+            'From: "Smith, Jane" <Jane.Smith@Acme.Example>',
+            "To: Alex <ALEX.DOE@example.org>, bob@example.org",
+            "Cc: carol@example.org",
+            "Reply-To: jobs@acme.example",
+            "Subject: Interview",
+            "Date: Mon, 16 Mar 2026 09:00:00 +0100",
+            "Message-ID:  <abc@acme.example> ",
+            "In-Reply-To: <one@example.org> <two@example.org>",
+            "References: junk <root@example.org> more junk <one@example.org>",
+        ),
+        folder="INBOX",
+        folder_role=FolderRole.INBOX,
+        flags=frozenset({"\\Seen"}),
+        gm_thread_id="123",
+    )
+    assert message.message_id == "abc@acme.example"
+    assert message.sender == Address("jane.smith@acme.example", "Smith, Jane")
+    assert message.to == (Address("alex.doe@example.org", "Alex"), Address("bob@example.org"))
+    assert message.cc == (Address("carol@example.org"),)
+    assert message.reply_to == (Address("jobs@acme.example"),)
+    assert message.in_reply_to == ("one@example.org", "two@example.org")
+    assert message.references == ("root@example.org", "one@example.org")
+    assert message.date == datetime(2026, 3, 16, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert message.folder == "INBOX"
+    assert message.folder_role is FolderRole.INBOX
+    assert message.flags == frozenset({"\\Seen"})
+    assert message.gm_thread_id == "123"
+    assert not message.date_is_fallback
+    assert not message.id_is_synthetic
+    assert message.problems == ()
+
+
+def test_a_message_id_without_angle_brackets_is_kept_stripped() -> None:
+    message = parse_message(raw_message("Message-ID:  abc@acme.example  ", "Subject: x"))
+    assert message.message_id == "abc@acme.example"
+
+
+def test_the_first_of_duplicate_message_ids_wins() -> None:
+    message = parse_message(raw_message("Message-ID: <first@x>", "Message-ID: <second@x>"))
+    assert message.message_id == "first@x"
+
+
+def test_an_rfc2047_subject_is_decoded_even_when_folded() -> None:
+    message = parse_message(
+        raw_message(
+            "Subject: =?utf-8?q?Senior_Backend_Engineer_at_Acme?=\r\n =?utf-8?q?_Robotics?=",
+            "Message-ID: <a@b>",
+        )
+    )
+    assert message.subject == "Senior Backend Engineer at Acme Robotics"
+
+
+def test_a_multibyte_character_split_across_encoded_words_survives() -> None:
+    encoded = "Jörg".encode()
+    first = base64.b64encode(encoded[:2]).decode()
+    second = base64.b64encode(encoded[2:]).decode()
+    assert decode_header_text(f"=?utf-8?b?{first}?= =?utf-8?b?{second}?=") == "Jörg"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("=?utf-8?q?caf=C3=A9?==?utf-8?q?_bar?=", "café bar"),  # no space between words
+        ("=?x-unknown?q?caf=C3=A9?=", "café"),  # unknown charset: UTF-8 guess
+        ("=?iso-8859-1?q?caf=E9?=", "café"),
+        ("=?utf-8?b?Y2Fmw6k?=", "café"),  # missing base64 padding
+        ("=?utf-8*en?q?hello?=", "hello"),  # RFC 2231 language suffix
+        ("plain =?utf-8?q?and?= text", "plain and text"),
+        ("=?utf-8?q?broken", "=?utf-8?q?broken"),  # not a word: left alone
+    ],
+)
+def test_malformed_encoded_words_decode_as_well_as_possible(raw: str, expected: str) -> None:
+    assert decode_header_text(raw) == expected
+
+
+def test_eight_bit_header_bytes_are_decoded_not_dropped() -> None:
+    raw = b"From: a@b.example\r\nSubject: caf\xe9 cr\xe8me\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n"
+    assert parse_message(raw).subject == "café crème"
+
+
+def test_addresses_without_angle_brackets_and_encoded_names_are_read() -> None:
+    message = parse_message(
+        raw_message(
+            "From: Big Bug bb@bug.example",
+            "To: =?utf-8?q?J=C3=B6rg?= <Joerg@Example.org>, undisclosed-recipients:;",
+        )
+    )
+    assert message.sender is not None
+    assert message.sender.email == "bb@bug.example"
+    assert message.to == (Address("joerg@example.org", "Jörg"),)
+
+
+# --------------------------------------------------------------------------- ids and dates
+
+
+def test_a_missing_message_id_gets_a_stable_synthetic_id() -> None:
+    raw = raw_message("From: a@b.example", "Subject: x", "Date: Mon, 16 Mar 2026 09:00:00 +0000")
+    first, second = parse_message(raw), parse_message(raw)
+    assert first.id_is_synthetic
+    assert first.message_id == second.message_id
+    assert first.message_id.startswith("mf-")
+    assert first.message_id.endswith("@mailfollow.invalid")
+    assert any("Message-ID" in problem for problem in first.problems)
+
+
+def test_synthetic_ids_differ_when_the_body_differs() -> None:
+    headers = ("From: a@b.example", "Subject: x", "Date: Mon, 16 Mar 2026 09:00:00 +0000")
+    one = parse_message(raw_message(*headers, body="one"))
+    two = parse_message(raw_message(*headers, body="two"))
+    assert one.message_id != two.message_id
+
+
+def test_a_header_block_without_message_id_gets_a_stable_synthetic_id() -> None:
+    block = b"From: a@b.example\r\nSubject: x\r\n\r\n"
+    first, second = parse_header_block(block), parse_header_block(block)
+    assert first.id_is_synthetic
+    assert first.message_id == second.message_id
+
+
+@pytest.mark.parametrize(
+    "date_header",
+    [
+        "Date: not a date at all",
+        "Date: Wed, 01 Jan 3000 00:00:00 +0100",  # far future
+        "Date: Thu, 01 Jan 1970 00:00:00 +0000",  # before 1980
+        "Date: Mon, 32 Foo 2026 99:99:99 +0000",
+    ],
+)
+def test_a_broken_date_falls_back_to_the_arrival_time(date_header: str) -> None:
+    message = parse_message(raw_message("Message-ID: <a@b>", date_header), internal_date=ARRIVAL)
+    assert message.date == ARRIVAL
+    assert message.date_is_fallback
+    assert any("Date header" in problem for problem in message.problems)
+
+
+def test_a_missing_date_without_arrival_time_uses_the_epoch_and_says_so() -> None:
+    message = parse_message(raw_message("Message-ID: <a@b>"))
+    assert message.date == EPOCH
+    assert message.date_is_fallback
+    assert any("1970-01-01" in problem for problem in message.problems)
+
+
+def test_a_naive_arrival_time_is_taken_as_utc() -> None:
+    message = parse_message(raw_message("Message-ID: <a@b>"), internal_date=datetime(2026, 3, 1))
+    assert message.date == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_a_minus_zero_zone_is_read_as_utc() -> None:
+    message = parse_message(raw_message("Message-ID: <a@b>", "Date: 16 Mar 2026 09:00 -0000"))
+    assert message.date == datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+    assert not message.date_is_fallback
+
+
+# --------------------------------------------------------------------------- headers kept
+
+
+def test_classification_headers_are_kept_decoded_under_lower_case_names() -> None:
+    message = parse_message(
+        simple(
+            "Auto-Submitted: auto-replied",
+            "X-Autoreply: yes",
+            "List-Id: =?utf-8?q?Caf=C3=A9?= list <cafe.example.org>",
+            "Return-Path: <>",
+            "X-Failed-Recipients: a@x.example",
+            "X-Failed-Recipients: b@x.example",
+            "Received: from somewhere",
+        )
+    )
+    assert message.headers["auto-submitted"] == "auto-replied"
+    assert message.headers["x-autoreply"] == "yes"
+    assert message.headers["list-id"] == "Café list <cafe.example.org>"
+    assert message.headers["return-path"] == "<>"
+    assert message.headers["x-failed-recipients"] == "a@x.example, b@x.example"
+    assert "received" not in message.headers
+
+
+def test_the_content_type_is_kept_whole_and_as_a_bare_type() -> None:
+    message = parse_message(
+        simple("Content-Type: Multipart/Report; report-type=delivery-status; boundary=XX")
+    )
+    assert message.content_type == "multipart/report"
+    assert "report-type=delivery-status" in message.headers["content-type"]
+
+
+def test_the_fetch_list_names_addressing_and_classification_headers_once() -> None:
+    lowered = [name.lower() for name in FETCH_HEADER_FIELDS]
+    assert len(lowered) == len(set(lowered))
+    for name in ("message-id", "in-reply-to", "references", "from", "date", "auto-submitted"):
+        assert name in lowered
+    assert "x-mailfollow-id" in lowered
+    assert "list-unsubscribe" in lowered
+
+
+# --------------------------------------------------------------------------- MIME
+
+
+MULTIPART = """\
+From: a@b.example
+Message-ID: <m@b>
+Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: multipart/alternative; boundary="inner"
+
+--inner
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+Hi Alex,=0A=0Aplain part wins =E2=80=94 see you.
+--inner
+Content-Type: text/html; charset=utf-8
+
+<p>the html decoy</p>
+--inner--
+--outer
+Content-Type: application/pdf; name="ignored.pdf"
+Content-Disposition: attachment; filename*=utf-8''Lebenslauf%20J%C3%B6rg.pdf
+Content-Transfer-Encoding: base64
+
+JVBERi0xLjQK
+--outer
+Content-Type: text/plain; name="=?utf-8?q?notes_=C3=A9t=C3=A9.txt?="
+Content-Disposition: attachment
+
+attached text is not the body
+--outer
+Content-Type: text/calendar; method=REQUEST
+Content-Disposition: inline; filename="invite.ics"
+
+BEGIN:VCALENDAR
+--outer--
+"""
+
+
+def test_the_mime_walk_lists_types_and_decoded_attachment_names() -> None:
+    message = parse_message(MULTIPART.encode())
+    assert message.attachment_names == ("Lebenslauf Jörg.pdf", "notes été.txt", "invite.ics")
+    assert "text/calendar" in message.part_types
+    assert message.part_types[0] == "multipart/mixed"
+    assert message.content_type == "multipart/mixed"
+
+
+def test_the_plain_part_is_the_snippet_and_attachments_are_not_read() -> None:
+    message = parse_message(MULTIPART.encode())
+    assert message.snippet == "Hi Alex,\n\nplain part wins — see you."
+    assert "decoy" not in message.snippet
+    assert "attached text" not in message.snippet
+
+
+def test_an_html_only_message_becomes_text_without_scripts_or_styles() -> None:
+    raw = (
+        "From: a@b.example\nMessage-ID: <h@b>\nContent-Type: text/html; charset=utf-8\n\n"
+        "<html><head><style>p {color: red}</style><script>alert(1)</script></head>"
+        "<body><p>Are you&nbsp;available   for a call?</p><p>Dana</p></body></html>"
+    )
+    message = parse_message(raw.encode())
+    assert message.snippet == "Are you available for a call?\nDana"
+
+
+def test_html_blockquotes_are_marked_as_quotes() -> None:
+    text = html_to_text("<p>Sounds good.</p><blockquote><p>Could you send it?</p></blockquote>")
+    assert text.splitlines() == ["Sounds good.", "> Could you send it?"]
+
+
+def test_an_enclosed_message_is_one_part_not_a_tree() -> None:
+    raw = (
+        "From: a@b.example\nMessage-ID: <f@b>\nContent-Type: multipart/mixed; boundary=X\n\n"
+        "--X\nContent-Type: text/plain\n\nsee attached\n"
+        "--X\nContent-Type: message/rfc822\n\n"
+        "From: c@d.example\nContent-Type: multipart/report; report-type=delivery-status; "
+        "boundary=Y\n\n--Y\nContent-Type: message/delivery-status\n\nAction: failed\n--Y--\n"
+        "--X--\n"
+    )
+    message = parse_message(raw.encode())
+    assert message.part_types == ("multipart/mixed", "text/plain", "message/rfc822")
+    assert message.snippet == "see attached"
+
+
+def test_a_delivery_report_snippet_starts_with_its_action_and_status() -> None:
+    raw = (
+        "From: MAILER-DAEMON@mx.example\nMessage-ID: <d@mx>\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+        "--B\nContent-Type: text/plain\n\nYour message could not be delivered.\n"
+        "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\n"
+        "Final-Recipient: rfc822; gone@acme.example\nAction: failed\nStatus: 5.1.1\n"
+        "--B--\n"
+    )
+    message = parse_message(raw.encode())
+    assert message.snippet.startswith("Action: failed\nStatus: 5.1.1\n\nYour message")
+
+
+def test_utf8_text_under_a_wrong_seven_bit_label_is_read_as_utf8() -> None:
+    raw = (
+        b"From: a@b.example\nMessage-ID: <j@b>\n"
+        b'Content-Type: text/plain; charset="ISO-2022-JP"\n\n'
+        + "メール could not be delivered".encode()
+    )
+    assert parse_message(raw).snippet == "メール could not be delivered"
+
+
+def test_a_multipart_whose_boundary_is_lost_still_yields_text() -> None:
+    raw = b"From: a@b.example\nMessage-ID: <l@b>\nContent-Type: multipart/mixed\n\nJust text.\n"
+    assert parse_message(raw).snippet == "Just text."
+
+
+def test_the_snippet_is_cut_to_the_limit() -> None:
+    message = parse_message(simple(body="word " * 500), snippet_limit=50)
+    assert len(message.snippet) == 50
+
+
+def test_a_header_block_takes_its_snippet_and_parts_from_the_caller() -> None:
+    block = (
+        b"From: Jane <jane@acme.example>\r\nMessage-ID: <x@acme>\r\n"
+        b"Subject: =?utf-8?q?R=C3=A9sum=C3=A9?=\r\nContent-Type: text/plain\r\n\r\n"
+    )
+    message = parse_header_block(
+        block,
+        snippet="Thanks!",
+        attachment_names=["cv.pdf"],
+        internal_date=ARRIVAL,
+    )
+    assert message.subject == "Résumé"
+    assert message.snippet == "Thanks!"
+    assert message.attachment_names == ("cv.pdf",)
+    assert message.part_types == ("text/plain",)
+    assert message.date == ARRIVAL
+    assert message.date_is_fallback
+
+
+# --------------------------------------------------------------------------- decode_snippet
+
+
+def test_truncated_base64_decodes_the_complete_part() -> None:
+    data = base64.b64encode(b"Hello there, Alex")[:-3]
+    assert decode_snippet(data, transfer_encoding="base64", charset="utf-8").startswith("Hello th")
+
+
+def test_truncated_quoted_printable_drops_a_cut_escape() -> None:
+    data = quopri.encodestring("café crème".encode())[:-4]
+    assert decode_snippet(data, transfer_encoding="quoted-printable", charset="utf-8") == "café cr"
+
+
+@pytest.mark.parametrize(
+    ("data", "charset", "expected"),
+    [
+        ("café".encode(), "no-such-charset", "café"),  # unknown label: UTF-8
+        ("café".encode("latin-1"), None, "café"),  # not UTF-8: Latin-1 family
+        ("café".encode("latin-1"), "us-ascii", "café"),  # 8-bit under an ASCII label
+        ("café".encode("latin-1"), "zlib", "café"),  # a bytes codec is not a charset
+        ("Grüße".encode("cp1252"), "windows-1252", "Grüße"),
+    ],
+)
+def test_charsets_fall_back_sensibly(data: bytes, charset: str | None, expected: str) -> None:
+    assert decode_snippet(data, transfer_encoding="8bit", charset=charset) == expected
+
+
+def test_whitespace_collapses_but_line_breaks_stay() -> None:
+    text = decode_snippet(
+        b"  Hi   Alex,\r\n\r\n\r\n\r\n> quoted\t line  \r\n", transfer_encoding=None, charset=None
+    )
+    assert text == "Hi Alex,\n\n> quoted line"
+
+
+def test_html_subtype_is_turned_into_text() -> None:
+    text = decode_snippet(
+        b"<p>One</p><p>Two</p>", transfer_encoding=None, charset=None, subtype="html"
+    )
+    assert text == "One\nTwo"
+
+
+def test_summarize_delivery_status_lists_action_and_status_lines() -> None:
+    report = (
+        "Reporting-MTA: dns; x\n\nFinal-Recipient: rfc822; a@b\nAction: Failed\nStatus: 5.1.1\n"
+    )
+    assert summarize_delivery_status(report) == "Action: failed\nStatus: 5.1.1"
+
+
+# --------------------------------------------------------------------------- properties
+
+
+HEADER_NAMES = [
+    "From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+    "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Auto-Submitted",
+    "List-Id", "Return-Path", "X-Failed-Recipients", "MIME-Version",
+]  # fmt: skip
+header_values = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(
+        [
+            "=?utf-8?q?=C3=A9?=",
+            "=?bogus?b?!!!?=",
+            "=?utf-8?b?",
+            "multipart/mixed; boundary=",
+            "multipart/report; report-type=delivery-status; boundary=b",
+            'text/plain; charset="zlib"',
+            "base64",
+            "<a@b> <c@d",
+            "attachment; filename*=utf-8''%FF%FE",
+        ]
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000))
+def test_parse_message_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
+    message = parse_message(raw)
+    assert message.message_id
+    assert message.date.tzinfo is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(HEADER_NAMES), header_values), max_size=12),
+    st.binary(max_size=400),
+)
+def test_parse_message_never_raises_on_header_soup(
+    headers: list[tuple[str, str]], body: bytes
+) -> None:
+    block = "\r\n".join(f"{name}: {value}" for name, value in headers)
+    raw = block.encode("utf-8", "surrogatepass") + b"\r\n\r\n" + body
+    message = parse_message(raw)
+    assert message.message_id
+    assert isinstance(message.snippet, str)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=600))
+def test_parse_header_block_never_raises(block: bytes) -> None:
+    assert parse_header_block(block).message_id
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.binary(max_size=400),
+    st.sampled_from([None, "base64", "quoted-printable", "7bit", "x-uuencode"]),
+    st.sampled_from([None, "utf-8", "latin-1", "iso-2022-jp", "utf-16", "bogus", "rot13"]),
+    st.sampled_from(["plain", "html"]),
+)
+def test_decode_snippet_never_raises(
+    data: bytes, encoding: str | None, charset: str | None, subtype: str
+) -> None:
+    text = decode_snippet(
+        data, transfer_encoding=encoding, charset=charset, subtype=subtype, limit=80
+    )
+    assert len(text) <= 80
