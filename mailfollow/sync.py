@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mailfollow import errors
+from mailfollow.adapters.localmail import LocalFolder, LocalSource, open_source
 from mailfollow.adapters.mailbox import (
     Credential,
     FetchedMessage,
@@ -49,6 +50,9 @@ from mailfollow.adapters.mailbox import (
     TextPart,
     find_role_folders,
     guess_role,
+)
+from mailfollow.adapters.mailbox import (
+    imap_settings_from_config as imap_settings_from_config,  # re-exported for the pipeline
 )
 from mailfollow.adapters.store import FolderState, Store
 from mailfollow.core.headers import (
@@ -361,19 +365,6 @@ def sync_session(
     return tally.report()
 
 
-def imap_settings_from_config(config: Config) -> ImapSettings:
-    """The IMAP part of the configuration, as the adapter wants it."""
-    server = config.account.imap
-    return ImapSettings(
-        host=server.host,
-        port=server.port,
-        security=server.security.value,
-        username=config.account.username,
-        ca_file=server.ca_file,
-        allow_insecure=server.allow_insecure,
-    )
-
-
 def folder_overrides_from_config(config: Config) -> dict[str, str]:
     """folders.sent = "..." etc. as a role -> name mapping (empty names left out)."""
     folders = config.folders
@@ -493,7 +484,7 @@ class _FolderSync:
     def _apply_changes(
         self, state: FolderState, selected: FolderStatus
     ) -> tuple[FolderState, list[int]]:
-        """Apply flag changes and expunges to known UIDs; returns the new state and
+        """Apply flag changes and expunges to known UIDs; returns the state and
         the UIDs above ``state.last_uid`` that the same commands revealed."""
         session = self.session
         flags: Mapping[int, tuple[frozenset[str], int | None]] = {}
@@ -515,22 +506,30 @@ class _FolderSync:
             current = session.search_uids()
             vanished = self.store.folder_uids(self.name).keys() - set(current)
             new_uids = [uid for uid in current if uid > state.last_uid]
-            if not session.condstore and self.role is FolderRole.DRAFTS:
-                # Drafts change under the user's hands; without CONDSTORE re-read them all.
+            if self._reread_flags(state):
                 known = [uid for uid in current if uid <= state.last_uid]
                 flags = {uid: (f, None) for uid, f in session.fetch_flags(known).items()}
-        new_state = dataclasses.replace(state, highest_modseq=selected.highest_modseq)
         removed = self.store.remove_locations(self.name, sorted(vanished)) if vanished else 0
+        # The saved HIGHESTMODSEQ stays the old one until the whole folder is
+        # done: if this pass is interrupted, CHANGEDSINCE from there still lists
+        # every message that arrived since, the ones not fetched yet included.
         changed = self.store.update_flags(
             self.name,
             [(uid, f, modseq) for uid, (f, modseq) in sorted(flags.items())],
-            folder_state=new_state,
+            folder_state=state,
         )
         self.counts.changed += changed
         self.counts.removed += removed
         if changed or removed:
             logger.info("folder %s: %d flag change(s), %d expunged", self.name, changed, removed)
-        return new_state, new_uids
+        return state, new_uids
+
+    def _reread_flags(self, state: FolderState) -> bool:
+        """Whether flags must be read again in full, for want of a usable MODSEQ."""
+        if self.session.condstore:
+            return state.highest_modseq is None  # resuming an interrupted first sync
+        # Drafts change under the user's hands; other folders' flags matter little.
+        return self.role is FolderRole.DRAFTS
 
     def _fetch_new(self, state: FolderState, uids: list[int]) -> FolderState:
         if not uids:
@@ -628,6 +627,12 @@ def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 # --------------------------------------------------------------------------- local sources
 
 
+# Local folders are marked with UIDVALIDITY 0, which IMAP never uses (RFC 3501:
+# a non-zero number), so the two kinds of source cannot mix UIDs in one folder.
+LOCAL_UIDVALIDITY = 0
+_LOCAL_BATCH = 500
+
+
 def sync_local(store: Store, source: str, *, progress: ProgressSink | None = None) -> SyncReport:
     """Import a Maildir ("maildir:PATH") or mbox file ("mbox:PATH") into the store.
 
@@ -635,57 +640,79 @@ def sync_local(store: Store, source: str, *, progress: ProgressSink | None = Non
     by a stable key (Maildir file name, or a hash of the mbox message), so
     running it again adds only what is new and forgets what was deleted.
     """
-    from mailfollow.adapters.localmail import open_source
-
     tally = _Tally()
     local = open_source(source)
     for folder in local.folders():
         counts = tally.folder(folder.name, folder.role)
         state = store.get_folder_state(folder.name)
+        if state is not None and state.uidvalidity not in (None, LOCAL_UIDVALIDITY):
+            raise errors.StoreError(
+                f"folder {folder.name!r} in this database was synced from IMAP; import "
+                f"{source!r} into a separate database (another state_dir)"
+            )
         if state is not None and state.highest_modseq == folder.stamp:
             counts.unchanged = True
             continue
-        known = store.folder_uids(folder.name)
-        seen: set[int] = set()
-        batch: list[tuple[int, Message, int | None]] = []
-        changes: list[tuple[int, frozenset[str], int | None]] = []
-        fetched = new = 0
-        for item in local.messages(folder):
-            if item.key in seen:
-                continue
-            seen.add(item.key)
-            if item.key in known:
-                changes.append((item.key, item.flags, None))
-                continue
-            message = item.parse(folder=folder.name, role=folder.role)
-            tally.warn_message(message, uid=item.key)
-            batch.append((item.key, message, None))
-            if len(batch) >= 500:
-                new += store.store_messages(folder.name, batch)
-                fetched += len(batch)
-                if progress is not None:
-                    progress.add_total(len(batch))
-                    progress.advance(len(batch))
-                batch = []
-        if batch:
-            new += store.store_messages(folder.name, batch)
-            fetched += len(batch)
-            if progress is not None:
-                progress.add_total(len(batch))
-                progress.advance(len(batch))
-        gone = sorted(known.keys() - seen)
-        removed = store.remove_locations(folder.name, gone) if gone else 0
-        changed = store.update_flags(folder.name, changes) if changes else 0
-        store.save_folder_state(
-            FolderState(
-                folder.name,
-                folder.role,
-                uidvalidity=1,
-                last_uid=0,
-                highest_modseq=folder.stamp,
-                synced_at=datetime.now(UTC),
-            )
-        )
-        counts.fetched, counts.new, counts.removed, counts.changed = fetched, new, removed, changed
-        logger.info("%s: read %d new message(s), %d removed", folder.name, fetched, removed)
+        _sync_local_folder(store, local, folder, counts, tally, progress)
     return tally.report()
+
+
+def _sync_local_folder(
+    store: Store,
+    local: LocalSource,
+    folder: LocalFolder,
+    counts: _FolderCounts,
+    tally: _Tally,
+    progress: ProgressSink | None,
+) -> None:
+    known = store.folder_uids(folder.name)
+    seen: set[int] = set()
+    batch: list[tuple[int, Message, int | None]] = []
+    flags: list[tuple[int, frozenset[str], int | None]] = []
+    for item in local.messages(folder):
+        if item.key in seen:
+            continue  # the same bytes twice in one mbox
+        seen.add(item.key)
+        if item.key in known:
+            flags.append((item.key, item.flags, None))
+            continue
+        message = item.parse(folder=folder.name, role=folder.role)
+        tally.warn_message(message, uid=item.key)
+        batch.append((item.key, message, None))
+        if len(batch) >= _LOCAL_BATCH:
+            _store_local_batch(store, folder.name, batch, counts, progress)
+            batch = []
+    _store_local_batch(store, folder.name, batch, counts, progress)
+    gone = sorted(known.keys() - seen)
+    counts.removed += store.remove_locations(folder.name, gone) if gone else 0
+    # Flags are refreshed for every known message of a folder whose files changed.
+    counts.changed += store.update_flags(folder.name, flags) if flags else 0
+    store.save_folder_state(
+        FolderState(
+            folder.name,
+            folder.role,
+            uidvalidity=LOCAL_UIDVALIDITY,
+            last_uid=0,
+            highest_modseq=folder.stamp,
+            synced_at=datetime.now(UTC),
+        )
+    )
+    logger.info(
+        "%s: read %d new message(s), %d removed", folder.name, counts.fetched, counts.removed
+    )
+
+
+def _store_local_batch(
+    store: Store,
+    folder: str,
+    batch: list[tuple[int, Message, int | None]],
+    counts: _FolderCounts,
+    progress: ProgressSink | None,
+) -> None:
+    if not batch:
+        return
+    counts.new += store.store_messages(folder, batch)
+    counts.fetched += len(batch)
+    if progress is not None:
+        progress.add_total(len(batch))
+        progress.advance(len(batch))

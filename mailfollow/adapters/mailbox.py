@@ -14,7 +14,13 @@ Everything is fetched with ``BODY.PEEK`` from folders opened read-only
 Bulk FETCH responses are parsed here by a small tokenizer
 (`parse_fetch_response`) rather than by imapclient's general parser, which
 would be the bottleneck of a first sync; imapclient still does the
-connection, authentication and every other command.
+connection, authentication and every other command. imapclient has no public
+way to send such a FETCH (nor ``1:*`` with CHANGEDSINCE, nor LIST-STATUS), so
+`_uid_fetch`, `list_folders` and `_count_commands` use the imaplib connection
+it wraps (``IMAPClient._imap``): check them when upgrading imapclient.
+
+A session can be kept open between polls (the daemon): `wait_for_changes`
+IDLEs on a folder until the server reports a change.
 
 Errors: every public method translates library and socket errors at one
 seam (`translate_error`): `errors.MailboxUnavailable` for what may pass
@@ -34,13 +40,14 @@ import logging
 import re
 import socket
 import ssl
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, Literal, ParamSpec, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, Self, TypeVar
 
 from imapclient import IMAPClient, imap_utf7
 from imapclient import exceptions as imap_errors
@@ -49,6 +56,9 @@ from imapclient.response_parser import parse_response
 from mailfollow import errors
 from mailfollow.core.headers import FETCH_HEADER_FIELDS
 from mailfollow.model import FolderRole
+
+if TYPE_CHECKING:
+    from mailfollow.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +114,19 @@ class Credential(Protocol):
 
     @property
     def mechanism(self) -> str: ...
+
+
+def imap_settings_from_config(config: Config) -> ImapSettings:
+    """The IMAP part of the configuration, as this adapter wants it."""
+    server = config.account.imap
+    return ImapSettings(
+        host=server.host,
+        port=server.port,
+        security=server.security.value,
+        username=config.account.username,
+        ca_file=server.ca_file,
+        allow_insecure=server.allow_insecure,
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -460,15 +483,14 @@ class MailboxSession:
             return
         check_transport(self.settings)
         self.commands = 0
-        client = self._connect()
         try:
+            client = self._connect()
             self._login(client)
             self._capabilities = self._usable_capabilities(client)
             client.normalise_times = False
             self._enable_extensions(client)
         except BaseException:
-            self._client = None
-            _shutdown_quietly(client)
+            self.abort()  # whatever failed, leave no half-open connection behind
             raise
         logger.debug("logged in to %s as %s", self.settings, self.settings.username)
 
@@ -614,9 +636,98 @@ class MailboxSession:
         return found
 
     @_imap_call
+    def wait_for_changes(self, folder: str, *, timeout: float) -> bool:
+        """IDLE on ``folder`` until the server reports a change or ``timeout`` passes.
+
+        True when something changed (new mail, an expunge, new flags): sync
+        then. Costs two commands (NOOP, IDLE). Servers without IDLE raise
+        MailboxError; poll them instead.
+        """
+        if not self.has("IDLE"):
+            raise errors.MailboxError(f"{self.settings}: the server has no IDLE; poll instead")
+        client = self._require_client()
+        if self._selected != folder:
+            self.select(folder)
+        # Collect what changed since the last command first: an update that
+        # arrives together with IDLE's "+ idling" would sit in imaplib's read
+        # buffer where polling the socket cannot see it.
+        _, pending = client.noop()
+        if any(_is_change(r) for r in pending):
+            return True
+        deadline = time.monotonic() + timeout
+        changed = False
+        client.idle()
+        try:
+            while not changed and (remaining := deadline - time.monotonic()) > 0:
+                changed = any(_is_change(r) for r in client.idle_check(timeout=remaining))
+        finally:
+            _, late = client.idle_done()
+        return changed or any(_is_change(r) for r in late)
+
+    @_imap_call
     def noop(self) -> None:
         """Keep the connection alive (and collect pending updates)."""
         self._require_client().noop()
+
+    # -- drafts and sent copies ------------------------------------------
+    # For mailfollow.drafts_folder and mailfollow.outbox. Only delete_messages
+    # opens a folder read-write; it forgets the selection afterwards, so the
+    # next select() EXAMINEs again.
+
+    @_imap_call
+    def append(
+        self, folder: str, raw: bytes, *, flags: Sequence[str] = (), when: datetime | None = None
+    ) -> int | None:
+        """APPEND exactly ``raw`` to ``folder`` with ``flags`` (e.g. ``\\Draft``, ``\\Seen``).
+
+        Returns the new UID from the APPENDUID response code (UIDPLUS), or None
+        when the server does not say; `search_header` finds the message then.
+        """
+        response = self._require_client().append(folder, raw, flags=tuple(flags), msg_time=when)
+        text = response if isinstance(response, bytes) else str(response).encode()
+        found = re.search(rb"\[APPENDUID \d+ (\d+)\]", text, re.IGNORECASE)
+        return int(found.group(1)) if found else None
+
+    @_imap_call
+    def search_header(self, folder: str, name: str, value: str) -> list[int]:
+        """UIDs in ``folder`` whose ``name`` header contains ``value`` (UID SEARCH HEADER).
+
+        Servers match substrings, case-insensitively: callers check the result.
+        ``value`` must be printable ASCII without IMAP specials (a Message-ID
+        without its angle brackets, an X-Mailfollow-Id).
+        """
+        if not re.fullmatch(r"[!-~]+", value) or any(c in value for c in '(){}%*"\\]'):
+            raise errors.MailboxError(f"cannot search {folder!r} for the value {value!r}")
+        if self._selected != folder:
+            self.select(folder)
+        return sorted(int(uid) for uid in self._require_client().search(["HEADER", name, value]))
+
+    @_imap_call
+    def fetch_full(self, folder: str, uid: int) -> bytes | None:
+        """The whole message as stored (BODY.PEEK[], so it stays unread); None when gone."""
+        if self._selected != folder:
+            self.select(folder)
+        data = self._uid_fetch(str(uid), "(UID BODY.PEEK[])").get(uid, {}).get(b"BODY[]")
+        return data if isinstance(data, bytes) else None
+
+    @_imap_call
+    def delete_messages(self, folder: str, uids: Sequence[int]) -> bool:
+        """Flag ``uids`` ``\\Deleted`` and expunge exactly those (UID EXPUNGE).
+
+        Without UIDPLUS a plain EXPUNGE would also remove whatever else the user
+        marked deleted, so the messages are only flagged. Returns whether they
+        were expunged.
+        """
+        if not uids:
+            return True
+        client = self._require_client()
+        self._selected = None
+        client.select_folder(folder, readonly=False)
+        client.add_flags(list(uids), [b"\\Deleted"], silent=True)
+        if not self.has("UIDPLUS"):
+            return False
+        client.uid_expunge(list(uids))
+        return True
 
     # -- internals -------------------------------------------------------
 
@@ -723,6 +834,18 @@ def _count_commands(client: Any, session: MailboxSession) -> None:
         return new_tag()  # type: ignore[no-any-return]
 
     imap._new_tag = counting_new_tag
+
+
+_CHANGE_RESPONSES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
+
+
+def _is_change(response: Any) -> bool:
+    """Whether an untagged IDLE response reports a change (not a keep-alive "OK")."""
+    if not isinstance(response, tuple) or not response:
+        return False
+    return any(
+        isinstance(word, bytes) and word.upper() in _CHANGE_RESPONSES for word in response[:2]
+    )
 
 
 def _shutdown_quietly(client: Any) -> None:
@@ -851,7 +974,7 @@ def _parse_status_lines(lines: Sequence[Any]) -> dict[str, FolderStatus]:
 _TOKEN = re.compile(
     rb'(\()|(\))|"((?:[^"\\]|\\.)*)"|\{(\d+)\}$|([^\s()"\[\]]+(?:\[[^\]]*\](?:<\d+(?:\.\d+)?>)?)?)'
 )
-_NIL = b"NIL"
+_NILS = frozenset({b"NIL", b"nil", b"Nil"})
 
 
 def parse_fetch_response(data: Sequence[Any]) -> dict[int, dict[bytes, Any]]:
@@ -882,7 +1005,9 @@ def _fetch_values(data: Sequence[Any]) -> Iterator[list[Any]]:
         else:
             text, literal = piece, None
         for opened, closed, quoted, literal_size, atom in _TOKEN.findall(text):
-            if opened:
+            if atom:  # the commonest token first
+                current.append(None if atom in _NILS else atom)
+            elif opened:
                 inner: list[Any] = []
                 current.append(inner)
                 stack.append(current)
@@ -896,10 +1021,8 @@ def _fetch_values(data: Sequence[Any]) -> Iterator[list[Any]]:
                     current = []
             elif literal_size:
                 current.append(literal if literal is not None else b"")
-            elif atom:
-                current.append(None if atom.upper() == _NIL else atom)
             else:
-                current.append(_unquote(quoted))
+                current.append(_unquote(quoted) if b"\\" in quoted else quoted)
     if stack:
         raise errors.MailboxError("FETCH response ended inside a list")
 

@@ -13,7 +13,7 @@ import pytest
 
 from mailfollow import errors
 from mailfollow.adapters.localmail import open_source, stable_key
-from mailfollow.adapters.store import Store
+from mailfollow.adapters.store import FolderState, Store
 from mailfollow.model import FolderRole
 from mailfollow.progress import Progress, format_duration, render_line
 from mailfollow.sync import sync_local
@@ -122,6 +122,18 @@ def test_a_deleted_maildir_message_loses_its_location_and_a_renamed_one_its_old_
     [location] = store.locations_of("local-1@example.org")
     assert location.flags == frozenset({"\\Draft", "\\Seen"})
     assert store.count_messages() == 2  # a message is kept even when its copies are gone
+
+
+def test_a_folder_synced_from_imap_is_not_mixed_with_a_local_one(
+    tmp_path: Path, store: Store
+) -> None:
+    box = make_maildir(tmp_path / "Mail")
+    add(box, raw_message(1))
+    store.save_folder_state(FolderState("INBOX", FolderRole.INBOX, uidvalidity=1234, last_uid=9))
+
+    with pytest.raises(errors.StoreError, match="synced from IMAP"):
+        sync_local(store, f"maildir:{tmp_path / 'Mail'}")
+    assert store.count_messages() == 0
 
 
 def test_a_path_that_is_not_a_maildir_is_a_configuration_error(tmp_path: Path) -> None:

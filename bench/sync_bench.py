@@ -1,0 +1,397 @@
+"""Benchmark the mailbox sync against a throwaway Dovecot.
+
+    python bench/sync_bench.py                    # 10,000 messages
+    python bench/sync_bench.py --messages 100000
+
+It fills a fresh Dovecot (tests/servers/dovecot.py) by writing Maildir files
+directly, lets Dovecot index them with one cold header fetch, then measures
+in one run:
+
+(a) the baseline: plain imapclient fetching the same header fields
+    (core.headers.FETCH_HEADER_FIELDS) over TLS, at its best batch size;
+(b) the first sync with sync_mailbox into a fresh SQLite store (run in a
+    child process, so that (d) is the sync's own memory), once on the cold
+    server (Dovecot computes BODYSTRUCTURE and reads bodies now) and once
+    warm, plus each stage on its own (fetch, parse, store);
+(c) an unchanged poll: IMAP commands per folder and milliseconds, on a new
+    connection and on a kept session;
+(d) the peak RSS of the syncing process;
+(e) the store's size per message.
+
+Message bodies come from the SpamAssassin public corpus in ../shared/realmail
+(real mail, read in place, given fresh Message-IDs) when it is there, else
+from a small synthetic generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from imapclient import IMAPClient  # noqa: E402
+
+from mailfollow.adapters.mailbox import FetchedMessage, ImapSettings, MailboxSession  # noqa: E402
+from mailfollow.adapters.store import Store  # noqa: E402
+from mailfollow.core.headers import FETCH_HEADER_FIELDS  # noqa: E402
+from mailfollow.credentials import AuthMechanism, Credentials, Secret  # noqa: E402
+from mailfollow.model import FolderRole  # noqa: E402
+from mailfollow.sync import message_from_fetched, sync_mailbox, sync_session  # noqa: E402
+
+CORPUS = (
+    ROOT.parent / "shared" / "realmail" / "05_real_mailbox_corpus" / "spamassassin_public_corpus"
+)
+FOLDERS = {"INBOX": 0.60, "Sent": 0.25, "Archive": 0.10, "Drafts": 0.05}
+BASELINE_BATCHES = (1000, 2000, 5000, 10000)
+USER, PASSWORD = "bench", "bench-password"
+_MESSAGE_ID = re.compile(rb"(?im)^message-id:[^\n]*\n(?:[ \t][^\n]*\n)*")
+_FROM_LINE = re.compile(rb"^From [^\n]*\n")
+
+
+@dataclass(frozen=True)
+class Account:
+    host: str
+    port: int
+    ca_file: Path
+
+
+# --------------------------------------------------------------------------- mail to load
+
+
+def corpus_messages() -> list[bytes]:
+    """Real messages from the corpus (read in place), or synthetic ones without it."""
+    if CORPUS.is_dir():
+        paths = sorted(p for p in CORPUS.glob("*/*.txt"))
+        return [_FROM_LINE.sub(b"", p.read_bytes(), count=1) for p in paths]
+    return [synthetic_message(n) for n in range(500)]
+
+
+def synthetic_message(n: int) -> bytes:
+    rng = random.Random(n)
+    body = "\r\n".join(f"line {i} of a message about role {n}" for i in range(rng.randint(5, 80)))
+    if n % 4:
+        return (
+            f"From: Person {n} <p{n}@example.com>\r\nTo: alex@example.org\r\n"
+            f"Subject: Re: Application {n}\r\nDate: Mon, 02 Mar 2026 09:00:00 +0000\r\n"
+            f"Message-ID: <s{n}@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"\r\n{body}\r\n"
+        ).encode()
+    return (
+        f"From: Alex <alex@example.org>\r\nTo: jobs{n}@example.com\r\n"
+        f"Subject: Application {n}\r\nDate: Mon, 02 Mar 2026 09:00:00 +0000\r\n"
+        f"Message-ID: <s{n}@example.org>\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/mixed; boundary="b{n}"\r\n\r\n--b{n}\r\n'
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--b{n}\r\n"
+        f'Content-Type: application/pdf; name="cv.pdf"\r\nContent-Transfer-Encoding: base64\r\n'
+        f'Content-Disposition: attachment; filename="cv.pdf"\r\n\r\n{"QUJD" * 300}\r\n'
+        f"--b{n}--\r\n"
+    ).encode()
+
+
+def with_message_id(raw: bytes, n: int) -> bytes:
+    """The message with a Message-ID of its own, so every copy is a distinct message."""
+    header = f"Message-ID: <bench-{n}@bench.example>\n".encode()
+    if _MESSAGE_ID.search(raw):
+        return _MESSAGE_ID.sub(header.replace(b"\\", b"\\\\"), raw, count=1)
+    return header + raw
+
+
+def folder_sizes(total: int) -> dict[str, int]:
+    sizes = {name: int(total * share) for name, share in FOLDERS.items()}
+    sizes["INBOX"] += total - sum(sizes.values())
+    return sizes
+
+
+def fill_maildir(maildir: Path, total: int, uid: int, gid: int) -> dict[str, int]:
+    """Write ``total`` messages as Maildir files (faster than APPEND); returns folder sizes."""
+    bodies = corpus_messages()
+    sizes = folder_sizes(total)
+    n = 0
+    stamp = int(time.time()) - total
+    for folder, size in sizes.items():
+        directory = maildir if folder == "INBOX" else maildir / f".{folder}"
+        for sub in ("cur", "new", "tmp"):
+            (directory / sub).mkdir(parents=True, exist_ok=True)
+        for _ in range(size):
+            flags = "S" if n % 3 else ""
+            name = directory / "cur" / f"{stamp + n}.M{n}P1.bench:2,{flags}"
+            name.write_bytes(with_message_id(bodies[n % len(bodies)], n))
+            n += 1
+    if os.geteuid() == 0:
+        for path in [maildir, *maildir.rglob("*")]:
+            os.chown(path, uid, gid)
+    return sizes
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def connect(account: Account) -> IMAPClient:
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(account.ca_file))
+    client = IMAPClient(account.host, port=account.port, ssl_context=context, timeout=120)
+    client.login(USER, PASSWORD)
+    return client
+
+
+def header_fetch_rate(account: Account, batch: int) -> tuple[float, int, float]:
+    """Plain imapclient fetching the header fields of every folder: messages per
+    second (wall clock), message count, and this process's CPU seconds."""
+    items = [f"BODY.PEEK[HEADER.FIELDS ({' '.join(FETCH_HEADER_FIELDS)})]"]
+    count = 0
+    with connect(account) as client:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for folder in FOLDERS:
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            for start in range(0, len(uids), batch):
+                count += len(client.fetch(uids[start : start + batch], items))
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return count / elapsed, count, cpu
+
+
+def settings_for(account: Account) -> ImapSettings:
+    return ImapSettings(
+        host=account.host,
+        port=account.port,
+        security="tls",
+        username=USER,
+        ca_file=account.ca_file,
+        timeout=120,
+    )
+
+
+def credentials() -> Credentials:
+    return Credentials(USER, Secret(PASSWORD), AuthMechanism.PASSWORD)
+
+
+def run_child_sync(account: Account, store_path: Path) -> dict[str, float]:
+    """The first sync in a fresh process, so its peak RSS is its own."""
+    job = {
+        "host": account.host,
+        "port": account.port,
+        "ca_file": str(account.ca_file),
+        "store": str(store_path),
+    }
+    result = subprocess.run(
+        [sys.executable, __file__, "--child-sync", json.dumps(job)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"the sync process failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def child_sync(job_text: str) -> None:
+    job = json.loads(job_text)
+    account = Account(job["host"], job["port"], Path(job["ca_file"]))
+    with Store.open(Path(job["store"])) as store:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        report = sync_mailbox(store, settings=settings_for(account), credentials=credentials)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "cpu_seconds": cpu,
+                "fetched": report.fetched,
+                "new": report.new,
+                "commands": report.commands,
+                "warnings": len(report.warnings),
+                "peak_rss_mib": peak_kib / 1024,
+            }
+        )
+    )
+
+
+def unchanged_polls(account: Account, store_path: Path, runs: int = 7) -> dict[str, float]:
+    fresh_ms, fresh_commands, per_folder = [], [], []
+    with Store.open(store_path) as store:
+        for _ in range(runs):
+            started = time.perf_counter()
+            report = sync_mailbox(store, settings=settings_for(account), credentials=credentials)
+            fresh_ms.append((time.perf_counter() - started) * 1000)
+            fresh_commands.append(report.commands)
+            per_folder.append(max(f.commands for f in report.folders))
+            assert report.fetched == 0
+            assert all(f.unchanged for f in report.folders)
+        kept_ms, kept_commands = [], []
+        with MailboxSession(settings_for(account), credentials) as session:
+            sync_session(store, session)
+            for _ in range(runs):
+                started = time.perf_counter()
+                report = sync_session(store, session)
+                kept_ms.append((time.perf_counter() - started) * 1000)
+                kept_commands.append(report.commands)
+    return {
+        "fresh_ms": statistics.median(fresh_ms),
+        "fresh_commands": max(fresh_commands),
+        "max_folder_commands": max(per_folder),
+        "kept_ms": statistics.median(kept_ms),
+        "kept_commands": max(kept_commands),
+    }
+
+
+def stage_rates(account: Account, sample: int = 5000) -> dict[str, float]:
+    """Messages per second of each stage on its own (warm server): fetch (all
+    messages), then parse and store (the first ``sample`` of them)."""
+    kept: list[tuple[str, FetchedMessage]] = []
+    count = 0
+    with MailboxSession(settings_for(account), credentials) as session:
+        batch = session.settings.batch_size
+        started = time.perf_counter()
+        for folder in FOLDERS:
+            session.select(folder)
+            uids = session.search_uids()
+            for start in range(0, len(uids), batch):
+                fetched = session.fetch_messages(uids[start : start + batch])
+                count += len(fetched)
+                kept.extend((folder, m) for m in fetched[: max(0, sample - len(kept))])
+        fetch_s = time.perf_counter() - started
+    started = time.perf_counter()
+    parsed = [
+        (folder, m.uid, message_from_fetched(m, folder=folder, role=FolderRole.INBOX))
+        for folder, m in kept
+    ]
+    parse_s = time.perf_counter() - started
+    store = Store.memory()
+    started = time.perf_counter()
+    for folder in FOLDERS:
+        items = [(uid, message, None) for f, uid, message in parsed if f == folder]
+        for start in range(0, len(items), 2000):
+            store.store_messages(folder, items[start : start + 2000])
+    store_s = time.perf_counter() - started
+    store.close()
+    return {
+        "fetch": count / fetch_s,
+        "parse": len(parsed) / parse_s,
+        "store": len(parsed) / store_s,
+    }
+
+
+def store_bytes(store_path: Path) -> int:
+    return sum(p.stat().st_size for p in store_path.parent.glob(store_path.name + "*"))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--child-sync", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_sync:
+        child_sync(args.child_sync)
+        return
+
+    from tests.servers import TlsAuthority
+    from tests.servers.dovecot import DovecotServer
+
+    work = Path(tempfile.mkdtemp(prefix="mf-bench-"))
+    server = DovecotServer.create(tls=TlsAuthority.create(work))
+    try:
+        server.start()
+        server.add_user(USER, PASSWORD)
+        account = Account(server.host, server.tls_port, server.tls.ca_file)
+        ids = server.identities
+        started = time.perf_counter()
+        sizes = fill_maildir(server.maildir(USER), args.messages, ids.mail_uid, ids.mail_gid)
+        fill_s = time.perf_counter() - started
+        cold_rate, count, _ = header_fetch_rate(account, 2000)  # Dovecot indexes as it goes
+        runs = {batch: header_fetch_rate(account, batch) for batch in BASELINE_BATCHES}
+        rates = {batch: run[0] for batch, run in runs.items()}
+        baseline_cpu_us = min(run[2] / run[1] for run in runs.values()) * 1e6
+        best_batch = max(rates, key=lambda b: rates[b])
+        baseline = rates[best_batch]
+
+        # Cold: Dovecot computes BODYSTRUCTURE and reads bodies for the first time.
+        store_path = work / "cold" / "mailfollow.sqlite3"
+        store_path.parent.mkdir()
+        cold = run_child_sync(account, store_path)
+        # Warm: the same server again, into a fresh store (warm, like the baseline).
+        warm_path = work / "warm" / "mailfollow.sqlite3"
+        warm_path.parent.mkdir()
+        warm = run_child_sync(account, warm_path)
+        polls = unchanged_polls(account, store_path)
+        stages = stage_rates(account)
+        size = store_bytes(store_path)
+        with Store.open(store_path) as store:
+            stored = store.count_messages()
+    finally:
+        server.remove()
+        shutil.rmtree(work, ignore_errors=True)
+
+    folders = len(sizes)
+    corpus = "SpamAssassin public corpus" if CORPUS.is_dir() else "synthetic"
+    print(f"messages: {count:,} in {folders} folders {sizes} ({corpus} bodies)")
+    print(
+        f"fill: Maildir files written in {fill_s:.1f} s; cold header fetch "
+        f"(Dovecot indexing): {cold_rate:,.0f} msg/s"
+    )
+    print(
+        "baseline, imapclient header fetch over TLS (warm): "
+        + ", ".join(f"batch {b}: {r:,.0f}/s" for b, r in rates.items())
+        + f" -> best {baseline:,.0f} msg/s at {best_batch}"
+    )
+    for label, run in (("cold", cold), ("warm", warm)):
+        rate = run["fetched"] / run["seconds"]
+        print(
+            f"(b) first sync, {label} server: {run['fetched']:,.0f} messages in "
+            f"{run['seconds']:.2f} s = {rate:,.0f} msg/s = {rate / baseline:.2f}x baseline "
+            f"(target >= 0.8x); {run['commands']:.0f} IMAP commands, "
+            f"{run['warnings']:.0f} warnings"
+        )
+    sync_cpu_us = warm["cpu_seconds"] / warm["fetched"] * 1e6
+    print(
+        f"    client CPU per message (less sensitive to other load): baseline "
+        f"{baseline_cpu_us:.0f} us, warm sync {sync_cpu_us:.0f} us "
+        f"= {baseline_cpu_us / sync_cpu_us:.2f}x baseline rate"
+    )
+    print(
+        "    each stage alone (warm): "
+        + ", ".join(f"{name} {rate:,.0f} msg/s" for name, rate in stages.items())
+        + f" (fetch alone = {stages['fetch'] / baseline:.2f}x baseline)"
+    )
+    print(
+        f"(c) unchanged poll, new connection: {polls['fresh_commands']:.0f} commands in all "
+        f"({polls['fresh_commands'] / folders:.2f}/folder incl. LOGIN/ENABLE/LIST/LOGOUT; "
+        f"at most {polls['max_folder_commands']:.0f} per folder), "
+        f"{polls['fresh_ms']:.1f} ms median (targets <= 2/folder, < 50 ms)"
+    )
+    print(
+        f"    unchanged poll, kept session: {polls['kept_commands']:.0f} command(s) in all, "
+        f"{polls['kept_ms']:.2f} ms median"
+    )
+    print(
+        f"(d) peak RSS of the syncing process: cold {cold['peak_rss_mib']:.0f} MiB, "
+        f"warm {warm['peak_rss_mib']:.0f} MiB "
+        "(target < 150 MB at 100k)"
+    )
+    print(
+        f"(e) store: {size / 1024 / 1024:.1f} MiB for {stored:,} messages = "
+        f"{size / max(stored, 1):,.0f} bytes/message (target < 1536)"
+    )
+
+
+if __name__ == "__main__":
+    main()
