@@ -4,7 +4,7 @@ conversation and policy tests (on top of tests/factories.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from mailfollow.core.conversations import conversation_id_for
@@ -142,5 +142,4 @@ __all__ = [
     "ids",
     "incoming",
     "outgoing",
-    "timedelta",
 ]

@@ -19,7 +19,8 @@ Other messages join, in date order:
 * incoming mail in a new thread from someone the user wrote to in the
   conversation, or from the same organisation's domain (never a free-mail
   domain), or from an ATS when the company's name appears in the sender,
-  subject or snippet; all within ``conversation_window``;
+  subject or snippet; all within ``conversation_window``. Display names are
+  not evidence: namesakes are common;
 * a bounce naming one of the conversation's recipients.
 
 Bulk mail and notifications join only by thread. Messages of a thread that
@@ -45,9 +46,10 @@ Stages say which follow-up would come next:
   post-interview follow-up). A conversation started by a thank-you is
   therefore INTERVIEW_FOLLOW_UP from the start.
 
-``nudges_sent`` counts the follow-ups (classified ``follow_up`` or carrying
-an X-Mailfollow-Id header) sent since the other side's last human message:
-an answer starts a new round of nudges.
+``nudges_sent`` counts the follow-ups sent since the other side's last human
+message (an answer starts a new round): messages classified ``follow_up`` or
+carrying an X-Mailfollow-Id header, and any later message the user sent into
+the same silence, since writing again without an answer is nudging.
 """
 
 from __future__ import annotations
@@ -235,8 +237,9 @@ def is_free_mail(domain: str) -> bool:
 
 
 def is_ats_domain(domain: str) -> bool:
-    domain = domain.lower()
-    return any(domain == ats or domain.endswith("." + ats) for ats in ATS_DOMAINS)
+    """Whether the domain is an ATS's or one of its subdomains."""
+    labels = domain.lower().strip(".").split(".")
+    return any(".".join(labels[i:]) in ATS_DOMAINS for i in range(len(labels) - 1))
 
 
 def _squash(text: str) -> str:
@@ -252,26 +255,24 @@ def company_of(address: Address) -> str:
     return organisation_of(domain)
 
 
-def mentions_company(company: str, texts: Iterable[str]) -> bool:
-    """Whether one to three consecutive words of a text spell the company.
-
-    "Acme Corp" and "acme-corp" both name ``acmecorp``; a name is never found
-    inside a longer word.
-    """
-    wanted = _squash(company)
-    if len(wanted) < 2:
-        return False
+def named_companies(texts: Iterable[str]) -> set[str]:
+    """Every way the texts could spell a company: one to three consecutive
+    words run together ("Acme Corp", "acme-corp" -> ``acmecorp``)."""
+    found = set()
     for text in texts:
         words = _WORD.findall(text.casefold())
         for start in range(len(words)):
             joined = ""
             for word in words[start : start + 3]:
                 joined += word
-                if joined == wanted:
-                    return True
-                if len(joined) >= len(wanted):
-                    break
-    return False
+                found.add(joined)
+    return found
+
+
+def mentions_company(company: str, texts: Iterable[str]) -> bool:
+    """Whether the texts name the company as whole words, never inside a longer word."""
+    wanted = _squash(company)
+    return len(wanted) >= 2 and wanted in named_companies(texts)
 
 
 def conversation_id_for(message_id: str) -> str:
@@ -330,9 +331,10 @@ def sent_or_received(
         sent = [item for item in group if not is_draft(item.message)]
         if not sent:
             continue
-        best = min(sent, key=_copy_rank)
+        best = sent[0] if len(sent) == 1 else min(sent, key=_copy_rank)
         from_me = _is_mine(best.message.sender, mine) or any(item.from_me for item in sent)
-        best = replace(best, from_me=from_me)
+        if best.from_me != from_me:
+            best = replace(best, from_me=from_me)
         key = _content_key(best)
         if key not in kept or _copy_rank(best) < _copy_rank(kept[key]):
             kept[key] = best
@@ -383,6 +385,8 @@ class _Builder:
     thread_of: Mapping[str, str]
     conversations: list[_Building] = field(default_factory=list)
     by_thread: dict[str, _Building] = field(default_factory=dict)
+    by_recipient: dict[str, list[_Building]] = field(default_factory=dict)
+    by_company: dict[str, list[_Building]] = field(default_factory=dict)
     held: dict[str, list[ClassifiedMessage]] = field(default_factory=dict)
     mine: frozenset[str] = frozenset()
 
@@ -442,14 +446,18 @@ class _Builder:
             company=company_of(counterpart),
         )
         self.conversations.append(building)
+        if building.company:
+            self.by_company.setdefault(building.company, []).append(building)
         self._attach(building, item)
 
     def _attach(self, building: _Building, item: ClassifiedMessage) -> None:
         building.members.append(item)
         message = item.message
         if item.from_me:
-            building.recipients.update(a.email.lower() for a in (*message.to, *message.cc))
-            building.recipients.difference_update(self.mine)
+            others = [a for a in (*message.to, *message.cc) if not _is_mine(a, self.mine)]
+            for email in {a.email.strip().lower() for a in others} - building.recipients:
+                building.recipients.add(email)
+                self.by_recipient.setdefault(email, []).append(building)
             if building.last_mine is None or message.date > building.last_mine:
                 building.last_mine = message.date
         elif item.classification.incoming is IncomingKind.INVITATION:
@@ -479,47 +487,43 @@ class _Builder:
             default=None,
         )
 
+    def _wrote_to(self, emails: Iterable[str], when: datetime) -> list[_Building]:
+        """Open conversations in which the user wrote to one of these addresses."""
+        found = {id(b): b for e in emails for b in self.by_recipient.get(e, ())}
+        return [b for b in found.values() if self._in_window(b, when)]
+
+    def _at_companies(self, companies: Iterable[str], when: datetime) -> list[_Building]:
+        found = {id(b): b for c in companies for b in self.by_company.get(c, ())}
+        return [b for b in found.values() if self._in_window(b, when)]
+
     def _open_with_recipient(self, item: ClassifiedMessage) -> _Building | None:
         message = item.message
-        wrote_to = {a.email.lower() for a in (*message.to, *message.cc)}
-        return self._latest(
-            b
-            for b in self.conversations
-            if b.recipients & wrote_to and self._in_window(b, message.date)
-        )
+        wrote_to = {a.email.strip().lower() for a in (*message.to, *message.cc)}
+        return self._latest(self._wrote_to(wrote_to, message.date))
 
     def _interviewing_company(self, item: ClassifiedMessage) -> _Building | None:
         companies = {company_of(a) for a in (*item.message.to, *item.message.cc)} - {""}
-        return self._latest(
-            b
-            for b in self.conversations
-            if b.has_invitation and b.company in companies and self._in_window(b, item.message.date)
-        )
+        candidates = self._at_companies(companies, item.message.date)
+        return self._latest(b for b in candidates if b.has_invitation)
 
     def _from_counterpart(self, item: ClassifiedMessage) -> _Building | None:
-        message = item.message
+        """Best match: someone the user wrote to (3), their organisation (2),
+        an ATS naming the company (1); ties go to the latest activity."""
+        message, when = item.message, item.message.date
         senders = [a for a in (message.sender, *message.reply_to) if a is not None]
-        emails = {a.email.strip().lower() for a in senders}
+        scored = [(3, b) for b in self._wrote_to((a.email.strip().lower() for a in senders), when)]
         companies = {company_of(a) for a in senders} - {""}
-        from_ats = any(is_ats_domain(a.domain) for a in senders)
-        texts = [message.subject, message.snippet, *(f"{a.name} {a.email}" for a in senders)]
-        best: tuple[int, datetime, int] | None = None
-        chosen = None
-        for building in self.conversations:
-            if not self._in_window(building, message.date):
-                continue
-            if emails & building.recipients:
-                score = 3
-            elif building.company and building.company in companies:
-                score = 2
-            elif from_ats and building.company and mentions_company(building.company, texts):
-                score = 1
-            else:
-                continue
-            rank = (score, building.last_mine or building.started, building.order)
-            if best is None or rank > best:
-                best, chosen = rank, building
-        return chosen
+        scored += [(2, b) for b in self._at_companies(companies, when)]
+        if any(is_ats_domain(a.domain) for a in senders):
+            texts = [message.subject, message.snippet, *(f"{a.name} {a.email}" for a in senders)]
+            mentioned = named_companies(texts) & self.by_company.keys()
+            scored += [(1, b) for b in self._at_companies(mentioned, when)]
+        best = max(
+            scored,
+            key=lambda sb: (sb[0], sb[1].last_mine or sb[1].started, sb[1].order),
+            default=None,
+        )
+        return best[1] if best is not None else None
 
     def _bounced(self, item: ClassifiedMessage) -> _Building | None:
         message = item.message
@@ -528,11 +532,7 @@ class _Builder:
             for text in (message.headers.get("x-failed-recipients", ""), message.snippet)
             for email in _EMAIL.findall(text)
         }
-        return self._latest(
-            b
-            for b in self.conversations
-            if b.recipients & failed and self._in_window(b, message.date)
-        )
+        return self._latest(self._wrote_to(failed, message.date))
 
     # -- finishing --
 
@@ -609,12 +609,26 @@ def _is_their_human_message(item: ClassifiedMessage) -> bool:
 def _nudges_in_current_round(
     members: Sequence[ClassifiedMessage], tracked: Mapping[str, Correction]
 ) -> int:
+    """Follow-ups since the other side's last human message.
+
+    A message classified as a follow-up counts, and so does any other message
+    the user sent into the same silence after a first one, whatever its
+    wording: writing again without an answer is nudging. The first message of
+    a round does not count otherwise (it starts the conversation or answers
+    them), nor does a thank-you.
+    """
     count = 0
+    wrote_in_round = False
     for item in members:
         if _is_their_human_message(item):
-            count = 0
-        elif item.from_me and own_kind(item, tracked) is OutgoingKind.FOLLOW_UP:
-            count += 1
+            count, wrote_in_round = 0, False
+        elif item.from_me:
+            kind = own_kind(item, tracked)
+            if kind is OutgoingKind.FOLLOW_UP or (
+                wrote_in_round and kind is not OutgoingKind.THANK_YOU
+            ):
+                count += 1
+            wrote_in_round = True
     return count
 
 

@@ -16,7 +16,9 @@ Rules, in the order they are weighed (the first that applies decides):
    ``promised`` until the promised date (or, without a date, the stage
    threshold after the reply) plus ``promise_grace``, then ``due``; anything
    else -> ``replied``. Auto-acknowledgements and out-of-office replies are
-   not human messages and never end the silence.
+   not human messages and do not end the silence, except an acknowledgement
+   from the very address the user wrote to that came a day or more later
+   (:data:`LATE_ACK`): machines answer within minutes, so it counts as a reply.
 4. An invitation with an interview time the user has not written after: a
    thank-you is due :data:`THANK_YOU_DELAY` after the interview starts (not
    waiting for silence), ideally within ``thresholds.interview_thank_you``.
@@ -37,6 +39,7 @@ skew) are treated as coming right after it, so a skewed reply still counts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -57,6 +60,7 @@ from mailfollow.model import (
 )
 
 THANK_YOU_DELAY = timedelta(hours=2)  # an interview rarely ends before this
+LATE_ACK = timedelta(days=1)  # automatic acknowledgements arrive long before this
 _MAILFOLLOW_HEADER = "x-mailfollow-id"
 _CLOSING_STATES: Mapping[IncomingKind, State] = {
     IncomingKind.BOUNCE: State.BOUNCED,
@@ -140,9 +144,9 @@ class _Facts:
         effective = {}
         for item in theirs:
             answered = [
-                my_dates[ref]
+                my_dates[ref.strip().strip("<>")]
                 for ref in (*item.message.in_reply_to, *item.message.references)
-                if ref in my_dates
+                if ref.strip().strip("<>") in my_dates
             ]
             effective[item.message.message_id] = max([item.message.date, *answered])
         theirs.sort(key=lambda i: (effective[i.message.message_id], i.message.message_id))
@@ -156,9 +160,23 @@ class _Facts:
         """The user's latest sent message: the silence is counted from it."""
         return self.mine[-1] if self.mine else None
 
-    @property
+    @functools.cached_property
     def human(self) -> tuple[ClassifiedMessage, ...]:
-        return tuple(i for i in self.theirs if _incoming(i).is_human)
+        """The other side's answers: messages a person wrote, and late acknowledgements."""
+        return tuple(i for i in self.theirs if _incoming(i).is_human or self.is_late_ack(i))
+
+    def is_late_ack(self, item: ClassifiedMessage) -> bool:
+        """An "automatic acknowledgement" from the very address the user wrote to,
+        arriving a day or more after the user's message. Acknowledgements come
+        within minutes; this one is far more likely a person's answer, and
+        counting it as one only costs a nudge."""
+        if _incoming(item) is not IncomingKind.AUTO_ACK or item.message.sender is None:
+            return False
+        if item.message.sender.email.lower() != self.conversation.counterpart.email.lower():
+            return False
+        when = self.at(item)
+        before = [m.message.date for m in self.mine if m.message.date <= when]
+        return bool(before) and when - max(before) >= LATE_ACK
 
     @property
     def last_human(self) -> ClassifiedMessage | None:
@@ -170,7 +188,7 @@ class _Facts:
         closing = [i for i in self.theirs if _incoming(i) in _CLOSING_STATES]
         return closing[-1] if closing else None
 
-    @property
+    @functools.cached_property
     def invitation(self) -> ClassifiedMessage | None:
         """The latest invitation that names an interview time after it was sent."""
         found = [i for i in self.theirs if _has_interview_time(i, self.at(i))]
@@ -298,13 +316,19 @@ def _rule_their_answer(ctx: _Context) -> _Decision | None:
             f"{_who(last)} invited you without a fixed time: {quoted}. "
             "It is your turn to answer; nothing is due until you write again.",
         )
-    invitation = facts.invitation
-    if invitation is not None and (
-        last is invitation or facts.at(last) < _interview_time(invitation)
-    ):
+    interview = _pending_interview(facts)
+    if interview is not None and (last is interview or facts.at(last) < _interview_time(interview)):
         return None  # the interview rule decides
     if c.promised_by is not None or c.promise_text:
         return _promised(ctx, last)
+    if facts.is_late_ack(last):
+        return ctx.decide(
+            State.REPLIED,
+            None,
+            f"{_who(last)} answered from the address you wrote to, a day or more after "
+            f"your message: {quoted}. It reads as an automatic acknowledgement, but those "
+            "arrive within minutes, so mailfollow counts it as their answer.",
+        )
     return ctx.decide(
         State.REPLIED,
         None,
@@ -317,7 +341,8 @@ def _promised(ctx: _Context, reply: ClassifiedMessage) -> _Decision:
     c, settings, calendar = reply.classification, ctx.settings, ctx.calendar
     grace = settings.promise_grace
     promise = f' "{c.promise_text}"' if c.promise_text else ""
-    if c.promised_by is not None:
+    # A promised date before the reply itself is a misreading: treat it as undated.
+    if c.promised_by is not None and c.promised_by >= ctx.facts.at(reply):
         base = c.promised_by + grace
         said = (
             f"{_who(reply)} promised news by {_when(c.promised_by, calendar)}:{promise} "
@@ -345,14 +370,30 @@ def _promised(ctx: _Context, reply: ClassifiedMessage) -> _Decision:
     )
 
 
-def _rule_interview(ctx: _Context) -> _Decision | None:
-    facts, calendar = ctx.facts, ctx.calendar
+def _pending_interview(facts: _Facts) -> ClassifiedMessage | None:
+    """The invitation whose interview still needs a thank-you, if any.
+
+    None once the user wrote after the interview time, or sent something
+    classified as a thank-you after the invitation (the time may be misread).
+    """
     invitation, anchor = facts.invitation, facts.anchor
     if invitation is None or anchor is None:
         return None
+    if anchor.message.date >= _interview_time(invitation):
+        return None
+    for item in facts.mine:
+        thanks = item.classification.outgoing is OutgoingKind.THANK_YOU
+        if thanks and item.message.date >= invitation.message.date:
+            return None
+    return invitation
+
+
+def _rule_interview(ctx: _Context) -> _Decision | None:
+    facts, calendar = ctx.facts, ctx.calendar
+    invitation = _pending_interview(facts)
+    if invitation is None:
+        return None
     interview_at = _interview_time(invitation)
-    if anchor.message.date >= interview_at:
-        return None  # the user wrote after the interview: plain silence from there
     deadline = interview_at + ctx.settings.thresholds.interview_thank_you
     due_at = calendar.schedule(interview_at + THANK_YOU_DELAY)
     ctx.reasons.append(
@@ -381,9 +422,14 @@ def _rule_silence(ctx: _Context) -> _Decision:
     anchor = facts.anchor
     if anchor is None:  # pragma: no cover - _rule_nothing_sent runs first
         raise ValueError("silence needs a message from the user")
+    last = facts.last_human
+    if last is not None and facts.at(last) >= anchor.message.date:  # pragma: no cover
+        # Unreachable by construction (_rule_their_answer decides first); kept
+        # because nudging someone who answered is the worst possible mistake.
+        return ctx.decide(State.REPLIED, None, f"{_who(last)} answered: {_quote(last, calendar)}.")
     stage = facts.conversation.stage
     if facts.invitation is not None:
-        stage = Stage.INTERVIEW_FOLLOW_UP  # the user wrote after the interview
+        stage = Stage.INTERVIEW_FOLLOW_UP  # the user wrote after the interview or thanked
     elif stage is Stage.INTERVIEW_THANK_YOU:
         return ctx.decide(
             State.WAITING,
@@ -391,7 +437,7 @@ def _rule_silence(ctx: _Context) -> _Decision:
             "An interview is being arranged but no interview time is known, so no "
             "thank-you is scheduled.",
         )
-    _mention_earlier_answer(ctx, anchor)
+    _mention_earlier_answer(ctx)
     threshold = silence_threshold(stage, settings.thresholds)
     counted = "business days" if calendar.business_days_only else "calendar time"
     base = calendar.add_threshold(anchor.message.date, threshold)
@@ -412,7 +458,7 @@ def _rule_silence(ctx: _Context) -> _Decision:
     )
 
 
-def _mention_earlier_answer(ctx: _Context, anchor: ClassifiedMessage) -> None:
+def _mention_earlier_answer(ctx: _Context) -> None:
     last = ctx.facts.last_human
     if last is not None:
         ctx.reasons.append(
@@ -425,7 +471,7 @@ def _mention_automatic_answers(ctx: _Context, anchor: ClassifiedMessage) -> None
     automatic = [
         i
         for i in ctx.facts.theirs
-        if not _incoming(i).is_human and ctx.facts.at(i) >= anchor.message.date
+        if i not in ctx.facts.human and ctx.facts.at(i) >= anchor.message.date
     ]
     if automatic:
         quoted = "; ".join(_quote(i, ctx.calendar) for i in automatic[-3:])
@@ -472,8 +518,14 @@ _RULES = (_rule_ignored, _rule_closed, _rule_nothing_sent, _rule_their_answer, _
 def evaluate(conversation: Conversation, *, settings: PolicySettings, now: datetime) -> Verdict:
     """Decide whether a follow-up is due in one conversation, with the reasons."""
     require_aware(now, what="now")
+    return _judge(conversation, settings, now, Calendar.from_settings(settings))[0]
+
+
+def _judge(
+    conversation: Conversation, settings: PolicySettings, now: datetime, calendar: Calendar
+) -> tuple[Verdict, _Facts]:
     facts = _Facts.gather(conversation)
-    ctx = _Context(facts, settings, Calendar.from_settings(settings), now)
+    ctx = _Context(facts, settings, calendar, now)
     decision = next((d for rule in _RULES if (d := rule(ctx)) is not None), None)
     if decision is None:
         decision = _rule_silence(ctx)
@@ -488,7 +540,7 @@ def evaluate(conversation: Conversation, *, settings: PolicySettings, now: datet
             ],
         )
     last_reply = facts.last_human
-    return Verdict(
+    verdict = Verdict(
         conversation_id=conversation.id,
         state=decision.state,
         due_at=decision.due_at.astimezone(UTC) if decision.due_at is not None else None,
@@ -496,18 +548,28 @@ def evaluate(conversation: Conversation, *, settings: PolicySettings, now: datet
         last_sent_at=facts.anchor.message.date if facts.anchor is not None else None,
         last_reply_at=facts.at(last_reply) if last_reply is not None else None,
     )
+    return verdict, facts
 
 
 # --- many conversations ------------------------------------------------------
 
 
-def _last_mine(facts: _Facts) -> datetime | None:
-    return facts.anchor.message.date if facts.anchor is not None else None
-
-
 def _latest_of(facts: _Facts, kind: IncomingKind) -> ClassifiedMessage | None:
     found = [i for i in facts.theirs if _incoming(i) is kind]
     return found[-1] if found else None
+
+
+def _latest_by_key(
+    pairs: Iterable[tuple[str, tuple[_Facts, ClassifiedMessage | None]]],
+) -> dict[str, tuple[datetime, ClassifiedMessage]]:
+    latest: dict[str, tuple[datetime, ClassifiedMessage]] = {}
+    for key, (facts, item) in pairs:
+        if not key or item is None:
+            continue
+        when = facts.at(item)
+        if key not in latest or when > latest[key][0]:
+            latest[key] = (when, item)
+    return latest
 
 
 def _close_by_others(
@@ -516,41 +578,38 @@ def _close_by_others(
     facts: Sequence[_Facts],
     calendar: Calendar,
 ) -> None:
-    """A rejection closes the company; a bounce closes the address (for messages before it)."""
-    rejections = [
-        (c.company, f.at(r), r)
+    """A rejection closes the company, a bounce the address, for every
+    conversation whose last message from the user came before it."""
+    rejected = _latest_by_key(
+        (c.company, (f, _latest_of(f, IncomingKind.REJECTION)))
         for c, f in zip(conversations, facts, strict=True)
-        if c.company and (r := _latest_of(f, IncomingKind.REJECTION)) is not None
-    ]
-    bounces = [
-        (c.counterpart.email, f.at(b), b)
+    )
+    bounced = _latest_by_key(
+        (c.counterpart.email.lower(), (f, _latest_of(f, IncomingKind.BOUNCE)))
         for c, f in zip(conversations, facts, strict=True)
-        if (b := _latest_of(f, IncomingKind.BOUNCE)) is not None
-    ]
+    )
     for index, conversation in enumerate(conversations):
-        verdict = verdicts[index]
-        last = _last_mine(facts[index])
-        if verdict.state not in _OPEN_STATES or last is None:
+        verdict, anchor = verdicts[index], facts[index].anchor
+        if verdict.state not in _OPEN_STATES or anchor is None:
             continue
-        for company, when, item in rejections:
-            if company == conversation.company and when >= last:
-                verdicts[index] = _closed_elsewhere(
-                    verdict,
-                    State.REJECTED,
-                    f"{company} turned you down in another conversation after your last "
-                    f"message here: {_quote(item, calendar)}. No follow-up goes to {company}.",
-                )
-                break
-        else:
-            for email, when, item in bounces:
-                if email == conversation.counterpart.email and when >= last:
-                    verdicts[index] = _closed_elsewhere(
-                        verdict,
-                        State.BOUNCED,
-                        f"Mail to {email} bounced in another conversation after your last "
-                        f"message here: {_quote(item, calendar)}.",
-                    )
-                    break
+        last = anchor.message.date
+        company, email = conversation.company, conversation.counterpart.email.lower()
+        if company in rejected and rejected[company][0] >= last:
+            quoted = _quote(rejected[company][1], calendar)
+            verdicts[index] = _closed_elsewhere(
+                verdict,
+                State.REJECTED,
+                f"{company} turned you down in another conversation after your last "
+                f"message here: {quoted}. No follow-up goes to {company}.",
+            )
+        elif email in bounced and bounced[email][0] >= last:
+            quoted = _quote(bounced[email][1], calendar)
+            verdicts[index] = _closed_elsewhere(
+                verdict,
+                State.BOUNCED,
+                f"Mail to {email} bounced in another conversation after your last "
+                f"message here: {quoted}.",
+            )
 
 
 def _closed_elsewhere(verdict: Verdict, state: State, sentence: str) -> Verdict:
@@ -559,38 +618,43 @@ def _closed_elsewhere(verdict: Verdict, state: State, sentence: str) -> Verdict:
 
 @dataclass
 class _Ledger:
-    """Follow-ups sent or planned, to keep to the per-recipient and per-company limits."""
+    """Follow-ups sent or planned, by recipient and company, to keep to the limits."""
 
     settings: PolicySettings
-    entries: list[RecentNudge] = field(default_factory=list)
+    by_recipient: dict[str, list[datetime]] = field(default_factory=dict)
+    by_company: dict[str, list[datetime]] = field(default_factory=dict)
 
-    def conflict(self, recipient: str, company: str, at: datetime) -> RecentNudge | None:
-        """The entry that blocks a nudge at ``at``: its window must pass first."""
-        window = self.settings.per_recipient_window
-        near = [e for e in self.entries if abs(e.sent_at - at) < window]
-        same_person = [e for e in near if e.recipient == recipient]
-        if same_person:
-            return min(same_person, key=lambda e: e.sent_at)
+    def add(self, recipient: str, company: str, at: datetime) -> None:
+        self.by_recipient.setdefault(recipient, []).append(at)
         if company:
-            same_company = sorted(
-                (e for e in near if e.company == company), key=lambda e: e.sent_at
-            )
-            if same_company and len(same_company) >= self.settings.per_company_limit:
-                return same_company[0]
+            self.by_company.setdefault(company, []).append(at)
+
+    def blocker(self, recipient: str, company: str, at: datetime) -> tuple[datetime, bool] | None:
+        """The earliest nudge whose window blocks one at ``at``, and whether it
+        went to the same person (else the company's limit is reached)."""
+        window = self.settings.per_recipient_window
+        person = [t for t in self.by_recipient.get(recipient, ()) if abs(t - at) < window]
+        if person:
+            return min(person), True
+        near = sorted(t for t in self.by_company.get(company, ()) if abs(t - at) < window)
+        if company and near and len(near) >= self.settings.per_company_limit:
+            return near[0], False
         return None
 
     def first_free_slot(
         self, recipient: str, company: str, at: datetime, calendar: Calendar
-    ) -> tuple[datetime, list[RecentNudge]]:
-        blockers: list[RecentNudge] = []
+    ) -> tuple[datetime, tuple[datetime, bool] | None]:
+        """The earliest time from ``at`` the limits allow, and the first blocker met."""
+        first = None
+        steps = len(self.by_recipient.get(recipient, ())) + len(self.by_company.get(company, ()))
         # Every step moves past one entry's window, so this ends.
-        for _ in range(len(self.entries) + 1):
-            blocker = self.conflict(recipient, company, at)
-            if blocker is None:
+        for _ in range(steps + 1):
+            found = self.blocker(recipient, company, at)
+            if found is None:
                 break
-            blockers.append(blocker)
-            at = calendar.schedule(blocker.sent_at + self.settings.per_recipient_window)
-        return at, blockers
+            first = first or found
+            at = calendar.schedule(found[0] + self.settings.per_recipient_window)
+        return at, first
 
 
 def _spread_due_nudges(
@@ -603,10 +667,9 @@ def _spread_due_nudges(
     recent_nudges: Iterable[tuple[str, str, datetime]],
     calendar: Calendar,
 ) -> None:
-    ledger = _Ledger(
-        settings,
-        [RecentNudge(r.lower(), c.lower(), s) for r, c, s in recent_nudges],
-    )
+    ledger = _Ledger(settings)
+    for recipient, company, sent_at in recent_nudges:
+        ledger.add(recipient.lower(), company.lower(), sent_at)
     due = [i for i, v in enumerate(verdicts) if v.state is State.DUE]
     due.sort(
         key=lambda i: (
@@ -621,18 +684,14 @@ def _spread_due_nudges(
         company = conversation.company.lower()
         at = max(verdict.due_at or now, now)
         if conversation.id in pending:
-            ledger.entries.append(RecentNudge(recipient, company, at))
+            ledger.add(recipient, company, at)
             continue
-        slot, blockers = ledger.first_free_slot(recipient, company, at, calendar)
-        ledger.entries.append(RecentNudge(recipient, company, slot))
-        if not blockers:
+        slot, first = ledger.first_free_slot(recipient, company, at, calendar)
+        ledger.add(recipient, company, slot)
+        if first is None:
             continue
-        first = blockers[0]
-        who = (
-            f"{first.recipient}"
-            if first.recipient == recipient
-            else f"{settings.per_company_limit} people at {company}"
-        )
+        sent_at, same_person = first
+        who = recipient if same_person else f"{settings.per_company_limit} people at {company}"
         verdicts[index] = replace(
             verdict,
             state=State.WAITING if slot > now else State.DUE,
@@ -640,7 +699,7 @@ def _spread_due_nudges(
             reasons=(
                 *verdict.reasons,
                 f"A follow-up to {who} is already planned or sent around "
-                f"{_when(first.sent_at, calendar)}; at most one per recipient and "
+                f"{_when(sent_at, calendar)}; at most one per recipient and "
                 f"{settings.per_company_limit} per company every "
                 f"{_span(settings.per_recipient_window)}: moved to {_when(slot, calendar)}.",
             ),
@@ -681,11 +740,12 @@ def plan_followups(
     (recipient e-mail, company, sent_at) of follow-ups already sent or
     approved. Verdicts come back in the order of ``conversations``.
     """
+    require_aware(now, what="now")
     pending = pending or {}
     calendar = Calendar.from_settings(settings)
-    facts = [_Facts.gather(c) for c in conversations]
-    verdicts = [evaluate(c, settings=settings, now=now) for c in conversations]
-    _close_by_others(conversations, verdicts, facts, calendar)
+    judged = [_judge(c, settings, now, calendar) for c in conversations]
+    verdicts = [verdict for verdict, _ in judged]
+    _close_by_others(conversations, verdicts, [facts for _, facts in judged], calendar)
     _spread_due_nudges(
         conversations,
         verdicts,

@@ -15,10 +15,12 @@ Three kinds of evidence, strongest first:
 2. Gmail's X-GM-THRID (``Message.gm_thread_id``): messages sharing it belong
    together.
 3. The subject, only for a message that has neither References nor
-   In-Reply-To: it joins a thread with the same :func:`base_subject` if one of
+   In-Reply-To and whose subject says it is a reply or forward ("Re:",
+   "AW:"...): it joins a thread with the same :func:`base_subject` if one of
    that thread's earlier messages was exchanged between the same people (at
    least two participants in common). Two applications with the same subject
-   sent to different companies therefore stay apart.
+   sent to different companies therefore stay apart, and so do notices with
+   a fixed subject ("Undelivered Mail Returned to Sender").
 
 The input is sorted (and duplicates by Message-ID removed) before anything is
 linked, so the result does not depend on the order messages were fetched in.
@@ -26,6 +28,7 @@ linked, so the result does not depend on the order messages were fetched in.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,11 +76,12 @@ _MARKERS = (
     "转发",
     "回覆",
 )
-_PREFIX = re.compile(
-    r"^\s*(?:\[[^\]]*\]|(?:" + "|".join(map(re.escape, _MARKERS)) + r")\s*"
-    r"(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:\uff1a])\s*",
-    re.IGNORECASE,
+_TAG = r"\[[^\]]*\]"
+_MARKER = (
+    r"(?:" + "|".join(map(re.escape, _MARKERS)) + r")\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:\uff1a]"
 )
+_PREFIX = re.compile(rf"^\s*(?:{_TAG}|{_MARKER})\s*", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(rf"^\s*(?:{_TAG}\s*)*{_MARKER}", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
 
@@ -88,18 +92,26 @@ def base_subject(subject: str) -> str:
     'Backend Engineer'
     """
     text = _SPACES.sub(" ", subject).strip()
-    while True:
-        stripped = _PREFIX.sub("", text, count=1)
-        if stripped == text:
-            return text
-        text = stripped
+    while (prefix := _PREFIX.match(text)) is not None and prefix.end() > 0:
+        text = text[prefix.end() :]
+    return text
+
+
+def says_reply(subject: str) -> bool:
+    """Whether the subject starts (after any ``[tags]``) with a reply or forward marker."""
+    return _REPLY_PREFIX.match(subject) is not None
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_base_subject(subject: str) -> str:
+    return base_subject(subject)
 
 
 def _subject_key(subject: str) -> str:
-    return base_subject(subject).casefold()
+    return _cached_base_subject(subject).casefold()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Container:
     message_id: str
     message: Message | None = None
@@ -146,46 +158,50 @@ def reference_chain(message: Message) -> list[str]:
     return chain
 
 
-def _sort_key(message: Message) -> tuple[object, ...]:
-    return (message.date, message.message_id)
+_Key = tuple[float, str]  # (POSIX timestamp, Message-ID): date order, fast to compare
 
 
-def _preferred_copy(copies: Sequence[Message]) -> Message:
-    """One copy of a message seen in several folders, chosen the same way every time."""
-    return max(
-        copies,
-        key=lambda m: (
-            len(m.references),
-            len(m.in_reply_to),
-            m.gm_thread_id or "",
-            m.folder,
-            m.date,
-            m.subject,
-        ),
+def _sort_key(message: Message) -> _Key:
+    return (message.date.timestamp(), message.message_id)
+
+
+def _copy_rank(message: Message) -> tuple[object, ...]:
+    return (
+        len(message.references),
+        len(message.in_reply_to),
+        message.gm_thread_id or "",
+        message.folder,
+        message.date.timestamp(),
+        message.subject,
     )
 
 
 def unique_messages(messages: Iterable[Message]) -> list[Message]:
-    """One message per Message-ID, in date order."""
-    copies: dict[str, list[Message]] = {}
+    """One message per Message-ID (the same copy whatever the input order), in date order."""
+    kept: dict[str, Message] = {}
     for message in messages:
-        copies.setdefault(message.message_id, []).append(message)
-    return sorted((_preferred_copy(group) for group in copies.values()), key=_sort_key)
+        seen = kept.get(message.message_id)
+        if seen is None or _copy_rank(message) > _copy_rank(seen):
+            kept[message.message_id] = message
+    return sorted(kept.values(), key=_sort_key)
 
 
-def _build_containers(messages: Sequence[Message]) -> dict[str, _Container]:
+def _build_containers(
+    messages: Sequence[Message], chains: Mapping[str, list[str]]
+) -> dict[str, _Container]:
     table: dict[str, _Container] = {}
 
     def container(message_id: str) -> _Container:
-        if message_id not in table:
-            table[message_id] = _Container(message_id)
-        return table[message_id]
+        found = table.get(message_id)
+        if found is None:
+            found = table[message_id] = _Container(message_id)
+        return found
 
     for message in messages:
         own = container(message.message_id)
         own.message = message
         previous: _Container | None = None
-        for ref in reference_chain(message):
+        for ref in chains[message.message_id]:
             current = container(ref)
             # Earlier links stand: another message's References do not move a
             # container that already has a parent.
@@ -219,21 +235,24 @@ def _visible_root(root: _Container) -> str:
 class _Tree:
     root_id: str
     messages: list[Message]
-    headerless_root: Message | None  # the root message, if it has no reference headers
-    container_ids: frozenset[str]  # every Message-ID in the tree, seen or missing
+    headerless_root: Message | None  # the root, if a reply by its subject without references
+    container_ids: list[str]  # every Message-ID in the tree, seen or missing
 
 
-def _reference_trees(messages: Sequence[Message]) -> list[_Tree]:
-    table = _build_containers(messages)
+def _reference_trees(messages: Sequence[Message], chains: Mapping[str, list[str]]) -> list[_Tree]:
+    table = _build_containers(messages, chains)
     trees = []
     for root in (c for c in table.values() if c.parent is None):
-        nodes = list(_walk(root))
-        found = sorted((n.message for n in nodes if n.message is not None), key=_sort_key)
+        nodes = list(_walk(root)) if root.children else [root]
+        found = [n.message for n in nodes if n.message is not None]
         if not found:
             continue
+        if len(found) > 1:
+            found.sort(key=_sort_key)
         top = root.message
-        headerless = top if top is not None and not reference_chain(top) else None
-        ids = frozenset(n.message_id for n in nodes)
+        lone = top is not None and not chains[top.message_id] and says_reply(top.subject)
+        headerless = top if lone else None
+        ids = [n.message_id for n in nodes]
         trees.append(_Tree(_visible_root(root), found, headerless, ids))
     trees.sort(key=lambda tree: _sort_key(tree.messages[0]))
     return trees
@@ -270,14 +289,19 @@ def _between_same_people(first: Message, second: Message) -> bool:
     return len(_participants(first) & _participants(second)) >= 2
 
 
-_Entry = tuple[tuple[object, ...], int, Message]  # (sort key, tree index, message)
+_Entry = tuple[_Key, int, Message]  # (sort key, tree index, message)
 
 
 def _by_subject(trees: Sequence[_Tree]) -> dict[str, list[_Entry]]:
+    """Messages by base subject, only for the subjects a header-less reply carries."""
+    wanted = {_subject_key(t.headerless_root.subject) for t in trees if t.headerless_root}
+    wanted.discard("")
     index: dict[str, list[_Entry]] = {}
+    if not wanted:
+        return index
     for tree_index, tree in enumerate(trees):
         for message in tree.messages:
-            if key := _subject_key(message.subject):
+            if (key := _subject_key(message.subject)) in wanted:
                 index.setdefault(key, []).append((_sort_key(message), tree_index, message))
     return index
 
@@ -300,14 +324,16 @@ def _subject_match(
     return max(earlier)[1] if earlier else None
 
 
-def _join_named_parents(trees: Sequence[_Tree], partition: _Partition) -> None:
+def _join_named_parents(
+    trees: Sequence[_Tree], partition: _Partition, chains: Mapping[str, list[str]]
+) -> None:
     """Keep every message with the parent it names. A link JWZ refused because
     of a loop can later be cut when the parent's own headers move it; the two
     still belong together."""
     tree_of = {cid: index for index, tree in enumerate(trees) for cid in tree.container_ids}
     for index, tree in enumerate(trees):
         for message in tree.messages:
-            chain = reference_chain(message)
+            chain = chains[message.message_id]
             if chain and chain[-1] in tree_of:
                 partition.union(index, tree_of[chain[-1]])
 
@@ -326,9 +352,11 @@ def thread_messages(messages: Sequence[Message]) -> list[Thread]:
     Threads come back ordered by their first message. The same input in any
     order gives the same threads.
     """
-    trees = _reference_trees(unique_messages(messages))
+    unique = unique_messages(messages)
+    chains = {m.message_id: reference_chain(m) for m in unique}
+    trees = _reference_trees(unique, chains)
     partition = _Partition(len(trees))
-    _join_named_parents(trees, partition)
+    _join_named_parents(trees, partition, chains)
     _join_by_gmail_thread(trees, partition)
     by_subject = _by_subject(trees)
     for index in range(len(trees)):
@@ -343,12 +371,14 @@ def thread_messages(messages: Sequence[Message]) -> list[Thread]:
         groups.setdefault(partition.find(index), []).append(index)
     threads = []
     for members in sorted(groups.values(), key=min):
-        found = sorted((m for i in members for m in trees[i].messages), key=_sort_key)
+        found = trees[members[0]].messages
+        if len(members) > 1:
+            found = sorted((m for i in members for m in trees[i].messages), key=_sort_key)
         threads.append(
             Thread(
                 root_id=trees[min(members)].root_id,
                 message_ids=tuple(m.message_id for m in found),
-                subject=base_subject(found[0].subject),
+                subject=_cached_base_subject(found[0].subject),
             )
         )
     return threads

@@ -203,6 +203,12 @@ def test_a_reply_from_the_same_organisation_joins() -> None:
     assert len(only(infer(sent, colleague)).messages) == 2
 
 
+def test_a_namesake_at_another_address_is_not_the_counterpart() -> None:
+    sent = outgoing(days_ago=5)
+    namesake = incoming(days_ago=2, subject="Hi", sender=Address("js1984@gmail.com", "Jane Smith"))
+    assert len(only(infer(sent, namesake)).messages) == 1
+
+
 def test_two_strangers_on_the_same_free_mail_domain_are_not_one_organisation() -> None:
     friend = Address("sam@gmail.com", "Sam")
     sent = outgoing(OutgoingKind.NETWORKING, days_ago=5, to=(friend,))
@@ -390,6 +396,29 @@ def test_a_human_answer_starts_a_new_round_of_nudges() -> None:
     reply = answer(sent, days_ago=15)
     second = follow_up(sent, days_ago=5)
     assert only(infer(sent, first, reply, second)).nudges_sent == 1
+
+
+@pytest.mark.parametrize("kind", [OutgoingKind.APPLICATION, OutgoingKind.OTHER])
+def test_any_message_sent_again_into_the_silence_counts_as_a_nudge(kind: OutgoingKind) -> None:
+    sent = outgoing(days_ago=30)
+    nudge = follow_up(sent, days_ago=20)
+    again = outgoing(kind, days_ago=10, in_reply_to=(sent.message.message_id,), subject="Re: x")
+    assert only(infer(sent, nudge, again)).nudges_sent == 2
+
+
+def test_a_thank_you_is_not_a_nudge() -> None:
+    sent = outgoing(days_ago=30)
+    thanks = outgoing(OutgoingKind.THANK_YOU, days_ago=10, in_reply_to=(sent.message.message_id,))
+    assert only(infer(sent, thanks)).nudges_sent == 0
+
+
+def test_a_cv_sent_because_they_asked_is_not_a_nudge() -> None:
+    intro = outgoing(OutgoingKind.NETWORKING, days_ago=30)
+    ask = answer(intro, days_ago=20, asks_question=True)
+    cv = outgoing(days_ago=10, in_reply_to=(ask.message.message_id,), subject="Re: CV")
+    conversation = only(infer(intro, ask, cv))
+    assert conversation.nudges_sent == 0
+    assert conversation.stage is Stage.APPLICATION
 
 
 def test_an_automatic_answer_does_not_reset_the_nudge_count() -> None:

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 
 from mailfollow.core.calendar import Calendar, load_zone
+from mailfollow.core.conversations import infer_conversations
 from mailfollow.core.policy import (
     THANK_YOU_DELAY,
     evaluate,
@@ -15,6 +17,7 @@ from mailfollow.core.policy import (
 )
 from mailfollow.model import (
     Address,
+    ClassifiedMessage,
     Conversation,
     IncomingKind,
     OutgoingKind,
@@ -27,6 +30,7 @@ from mailfollow.model import (
 from tests.conv_factories import (
     BOB,
     CALENDAR_DAYS,
+    IDENTITY,
     JANE,
     NOW,
     SETTINGS,
@@ -34,6 +38,7 @@ from tests.conv_factories import (
     conversation,
     day,
     follow_up,
+    incoming,
     outgoing,
 )
 
@@ -94,6 +99,32 @@ def test_automatic_acknowledgements_and_out_of_office_replies_are_not_answers() 
     assert verdict.state is State.DUE
     assert verdict.last_reply_at is None
     assert any("ack.ats-template" in r and "ooo.auto-submitted" in r for r in verdict.reasons)
+
+
+def test_an_acknowledgement_from_the_person_days_later_counts_as_their_answer() -> None:
+    sent = outgoing(date=day(3, 2))
+    late = incoming(
+        IncomingKind.AUTO_ACK, date=day(3, 5), subject="Your application", rule="ack.thanks"
+    )
+    verdict = judge(conversation(sent, late))
+    assert verdict.state is State.REPLIED
+    assert verdict.last_reply_at == day(3, 5)
+    assert any("ack.thanks" in r and "within minutes" in r for r in verdict.reasons)
+
+
+@pytest.mark.parametrize(
+    ("sender", "delay"),
+    [
+        (JANE, timedelta(minutes=3)),
+        (Address("no-reply@acme.example"), timedelta(days=3)),
+    ],
+)
+def test_a_prompt_or_impersonal_acknowledgement_is_not_an_answer(
+    sender: Address, delay: timedelta
+) -> None:
+    sent = outgoing(date=day(3, 2))
+    ack = incoming(IncomingKind.AUTO_ACK, sender=sender, date=day(3, 2) + delay)
+    assert judge(conversation(sent, ack)).state is State.DUE
 
 
 def test_an_out_of_office_return_date_postpones_until_the_next_business_day() -> None:
@@ -251,6 +282,14 @@ def test_a_promise_without_a_date_waits_the_stage_threshold_after_the_reply() ->
     assert verdict.due_at == day(3, 26)  # Tue 24th (7 business days) + 2 days
 
 
+def test_a_promised_date_before_the_reply_itself_counts_as_no_date() -> None:
+    sent = outgoing(date=day(3, 2))
+    reply = answer(sent, date=day(3, 13), promised_by=day(3, 1), promise_text="by Monday")
+    verdict = judge(conversation(sent, reply))
+    assert verdict.state is State.PROMISED
+    assert verdict.due_at == day(3, 26)
+
+
 @pytest.mark.parametrize(
     ("kind", "state"),
     [
@@ -330,6 +369,21 @@ def test_after_the_thank_you_the_interview_follow_up_threshold_runs() -> None:
     assert verdict.state is State.WAITING
     assert verdict.due_at == day(3, 16, 18)  # seven business days after the thank-you
     assert any("interview follow-up threshold" in r for r in verdict.reasons)
+
+
+def test_a_thank_you_already_sent_means_none_is_due_even_if_the_interview_time_is_off() -> None:
+    thanks = outgoing(OutgoingKind.THANK_YOU, date=day(3, 10), subject="Thank you")
+    verdict = judge(interview_conversation(day(3, 12, 14), thanks), now=day(3, 12, 18))
+    assert verdict.state is State.WAITING
+    assert verdict.due_at == day(3, 19)  # the interview follow-up, 7 business days later
+
+
+def test_their_reply_after_an_early_thank_you_still_ends_the_silence() -> None:
+    thanks = outgoing(OutgoingKind.THANK_YOU, date=day(3, 10), subject="Thank you")
+    reply = answer(thanks, date=day(3, 11), subject="Re: Thank you")
+    verdict = judge(interview_conversation(day(3, 12, 14), thanks, reply), now=day(4, 30))
+    assert verdict.state is State.REPLIED
+    assert verdict.due_at is None
 
 
 def test_their_reply_after_the_interview_ends_the_silence() -> None:
@@ -481,3 +535,64 @@ def test_an_answer_from_anyone_on_the_other_side_ends_the_silence() -> None:
     assert (
         judge(conversation(sent, answer(sent, sender=BOB, date=day(3, 3)))).state is State.REPLIED
     )
+
+
+# --- end to end: nobody who answered gets a nudge ------------------------------
+
+
+def plan(*items: ClassifiedMessage) -> list[Verdict]:
+    convs = infer_conversations(list(items), identity=IDENTITY, policy=SETTINGS)
+    return plan_followups(convs, settings=SETTINGS, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "their_answer",
+    [
+        pytest.param(lambda sent: answer(sent, date=day(3, 4)), id="in the thread"),
+        pytest.param(
+            lambda sent: incoming(date=day(3, 4), subject="Your note", sender=JANE),
+            id="new thread, same person",
+        ),
+        pytest.param(
+            lambda sent: incoming(
+                date=day(3, 4), subject="Re: hello", sender=JANE, in_reply_to=("rewritten@relay",)
+            ),
+            id="references a Message-ID the relay rewrote",
+        ),
+        pytest.param(
+            lambda sent: incoming(
+                date=day(3, 4), subject="Hello", sender=Address("cto@acme.example")
+            ),
+            id="a colleague at the same company",
+        ),
+        pytest.param(
+            lambda sent: incoming(
+                IncomingKind.REJECTION,
+                date=day(3, 4),
+                sender=Address("no-reply@us.greenhouse-mail.io"),
+                subject="Your application to Acme",
+            ),
+            id="an ATS rejection naming the company",
+        ),
+        pytest.param(
+            lambda sent: incoming(
+                IncomingKind.BOUNCE,
+                date=day(3, 2, 11),
+                sender=Address("mailer-daemon@example.org"),
+                subject="Undeliverable",
+                snippet="Delivery to jane@acme.example failed permanently.",
+            ),
+            id="a bounce naming the address",
+        ),
+    ],
+)
+def test_no_nudge_goes_to_someone_who_answered(their_answer: Any) -> None:
+    sent = outgoing(date=day(3, 2))
+    verdicts = plan(sent, their_answer(sent))
+    assert [v.state for v in verdicts] != [State.DUE]
+    assert all(v.due_at is None for v in verdicts)
+
+
+def test_the_same_mail_without_an_answer_would_be_due() -> None:
+    sent = outgoing(date=day(3, 2))
+    assert [v.state for v in plan(sent)] == [State.DUE]

@@ -116,23 +116,49 @@ def my_message(draw: st.DrawFn, original: ClassifiedMessage) -> ClassifiedMessag
     return outgoing(kind, date=at(draw(hours)), in_reply_to=(msg_id,), subject="Re: hello")
 
 
+def _hours_since_start(items: list[ClassifiedMessage]) -> int:
+    return max(int((m.message.date - START) / timedelta(hours=1)) for m in items)
+
+
 @st.composite
-def conversations(draw: st.DrawFn, *, they_answer_last: bool = False) -> Conversation:
+def conversations(
+    draw: st.DrawFn, *, they_answer_last: bool = False, final: str = "any"
+) -> Conversation:
     """A tracked application and what followed, over about two months.
 
     With ``they_answer_last`` the last message is a human one from the other
-    side (a reply or an invitation), sent after everything else.
+    side, sent after everything else: any reply or invitation (``final="any"``),
+    a reply promising news by a date (``"promise"``) or an invitation to a
+    future interview (``"interview"``). Earlier messages never close the
+    conversation then, and with a specific ``final`` they hold no invitation.
     """
     starter = outgoing(date=START)
-    # Closing answers are left out when they answer last: another property covers them.
-    kinds = [k for k in _KINDS if k not in _CLOSING] if they_answer_last else _KINDS
+    kinds = _KINDS
+    if they_answer_last:
+        kinds = [k for k in _KINDS if k not in _CLOSING]
+    if final != "any":
+        kinds = [k for k in kinds if k is not IncomingKind.INVITATION]
     theirs = draw(st.lists(their_message(starter, kinds), max_size=4))
     mine = draw(st.lists(my_message(starter), max_size=3))
     if they_answer_last:
-        latest = max(
-            int((m.message.date - START) / timedelta(hours=1)) for m in (*theirs, *mine, starter)
-        )
-        theirs.append(draw(their_message(starter, _HUMAN_OPEN, after=latest + 1, odds=2)))
+        sent = _hours_since_start([starter, *theirs, *mine]) + 1 + draw(hours)
+        if final == "promise":
+            last = answer(
+                starter,
+                date=at(sent),
+                promised_by=at(sent + draw(st.integers(0, 24 * 30))),
+                promise_text="We expect to decide soon.",
+            )
+        elif final == "interview":
+            last = answer(
+                starter,
+                IncomingKind.INVITATION,
+                date=at(sent),
+                interview_at=at(sent + draw(st.integers(0, 24 * 30))),
+            )
+        else:
+            last = draw(their_message(starter, _HUMAN_OPEN, after=sent, odds=2))
+        theirs.append(last)
     return conversation(
         starter,
         *theirs,
@@ -193,6 +219,34 @@ def test_when_they_spoke_last_nothing_is_due_before_their_promise_or_interview(
     assert keeps_promise or after_interview, verdict.reasons
     if verdict.state is State.DUE:
         assert now >= verdict.due_at
+
+
+@FEW
+@given(conversations(they_answer_last=True, final="promise"), policies(), moments)
+def test_after_a_dated_promise_nothing_is_due_before_the_date_and_its_grace(
+    conv: Conversation, policy: PolicySettings, now: datetime
+) -> None:
+    promised_by = conv.messages[-1].classification.promised_by
+    assert promised_by is not None
+    verdict = evaluate(conv, settings=policy, now=now)
+    if now < promised_by + policy.promise_grace:
+        assert verdict.state is not State.DUE
+    if verdict.due_at is not None:
+        assert verdict.due_at >= promised_by + policy.promise_grace
+
+
+@FEW
+@given(conversations(they_answer_last=True, final="interview"), policies(), moments)
+def test_after_an_invitation_nothing_is_due_before_the_interview(
+    conv: Conversation, policy: PolicySettings, now: datetime
+) -> None:
+    interview_at = conv.messages[-1].classification.interview_at
+    assert interview_at is not None
+    verdict = evaluate(conv, settings=policy, now=now)
+    if now < interview_at:
+        assert verdict.state is not State.DUE
+    if verdict.due_at is not None:
+        assert verdict.due_at > interview_at
 
 
 @FEW

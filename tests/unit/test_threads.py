@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import random
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -13,6 +16,7 @@ from mailfollow.core.threads import (
     base_subject,
     index_threads,
     reference_chain,
+    says_reply,
     thread_messages,
 )
 from mailfollow.model import Address, FolderRole, Message
@@ -20,6 +24,25 @@ from tests.factories import ME, NOW, make_message
 
 JANE = Address("jane@acme.example", "Jane Smith")
 GLOBEX = Address("hr@globex.example")
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Fail instead of hanging (POSIX main thread only; elsewhere no limit)."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise TimeoutError(f"threading took longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def partition(threads: list[Thread]) -> set[frozenset[str]]:
@@ -85,7 +108,9 @@ def test_a_reference_loop_neither_hangs_nor_drags_in_other_threads() -> None:
     b = make_message(message_id="b@x", days_ago=2, references=("c@x", "a@x"), subject="Loop")
     c = make_message(message_id="c@x", days_ago=1, references=("a@x", "b@x"), subject="Loop")
     other = make_message(message_id="o@x", days_ago=2, subject="Something else")
-    assert partition(thread_messages([a, b, c, other])) == {
+    with time_limit(5):
+        threads = thread_messages([a, b, c, other])
+    assert partition(threads) == {
         frozenset({"a@x", "b@x", "c@x"}),
         frozenset({"o@x"}),
     }
@@ -97,6 +122,43 @@ def test_a_headerless_reply_from_the_same_person_joins_by_subject() -> None:
         sender=JANE, to=(ME,), message_id="b@x", days_ago=3, subject="AW: RE[2]: Backend Engineer"
     )
     assert partition(thread_messages([sent, reply])) == {frozenset({"a@x", "b@x"})}
+
+
+def test_notices_with_a_fixed_subject_do_not_thread_together() -> None:
+    daemon = Address("mailer-daemon@mail.example.org")
+    notices = [
+        make_message(
+            sender=daemon, to=(ME,), message_id=f"n{i}@x", days_ago=i, subject="Undelivered Mail"
+        )
+        for i in range(3)
+    ]
+    assert len(thread_messages(notices)) == 3
+
+
+def test_a_new_message_with_an_old_subject_starts_its_own_thread() -> None:
+    first = make_message(message_id="a@x", days_ago=30, subject="Application")
+    reply = make_message(
+        sender=JANE, to=(ME,), message_id="r@x", days_ago=20, subject="Re: Application"
+    )
+    again = make_message(message_id="b@x", days_ago=5, subject="Application")
+    assert partition(thread_messages([first, reply, again])) == {
+        frozenset({"a@x", "r@x"}),
+        frozenset({"b@x"}),
+    }
+
+
+@pytest.mark.parametrize(
+    ("subject", "reply"),
+    [
+        ("Re: x", True),
+        ("[External] AW: x", True),
+        ("Fwd: x", True),
+        ("x", False),
+        ("[tag] x", False),
+    ],
+)
+def test_a_subject_says_it_is_a_reply_by_its_marker(subject: str, reply: bool) -> None:
+    assert says_reply(subject) is reply
 
 
 def test_the_subject_never_joins_a_message_that_has_reference_headers() -> None:
@@ -240,11 +302,13 @@ def mailboxes(draw: st.DrawFn) -> list[Message]:
 def test_threading_is_a_partition_that_ignores_input_order(
     messages: list[Message], rng: random.Random
 ) -> None:
-    threads = thread_messages(messages)
     shuffled = list(messages)
     rng.shuffle(shuffled)
-    assert partition(thread_messages(shuffled)) == partition(threads)
-    assert [t.root_id for t in thread_messages(shuffled)] == [t.root_id for t in threads]
+    with time_limit(5):
+        threads = thread_messages(messages)
+        again = thread_messages(shuffled)
+    assert partition(again) == partition(threads)
+    assert [t.root_id for t in again] == [t.root_id for t in threads]
     listed = [m for t in threads for m in t.message_ids]
     assert sorted(listed) == sorted({m.message_id for m in messages})
 
