@@ -81,6 +81,10 @@ class MailfollowGroup(click.Group):
             raise
         except errors.MailfollowError as exc:
             handle_error(exc, debug=bool(ctx.params.get("debug")))
+        except BrokenPipeError:
+            # The reader went away (`mailfollow threads | head`): not an error.
+            sys.stderr.close()
+            sys.exit(0)
         except KeyboardInterrupt:
             click.echo("mailfollow: interrupted", err=True)
             sys.exit(130)
