@@ -11,6 +11,7 @@ import shutil
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import trustme
@@ -71,7 +72,7 @@ def servers_required() -> bool:
     return os.environ.get(REQUIRE_SERVERS_ENV, "") == "1"
 
 
-def skip_or_fail_missing(what: str, hint: str) -> None:
+def skip_or_fail_missing(what: str, hint: str) -> NoReturn:
     """Skip the test because `what` is missing, or fail it when the servers are required."""
     if servers_required():
         pytest.fail(f"{REQUIRE_SERVERS_ENV}=1 but {what}: {hint}", pytrace=False)

@@ -118,15 +118,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
+# Looked up now: a symbol lookup in the forked child could block on a lock another thread
+# held at fork time.
+_PRCTL = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
 
 
 def _die_with_parent() -> None:
     # Runs in the child before exec: if the test process dies (even by SIGKILL), the kernel
     # sends Dovecot SIGTERM, so a crashed test run does not leave a server behind.
-    with contextlib.suppress(AttributeError):
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _in_main_thread() -> bool:
@@ -279,7 +281,7 @@ class DovecotServer:
         self._may_move_ports = False
 
     def stop(self) -> None:
-        """SIGTERM the master by PID and wait for it (Dovecot takes a few seconds)."""
+        """SIGTERM the master by PID and wait for it to finish (about a second)."""
         process = self._process
         if process is None:
             return
@@ -293,6 +295,7 @@ class DovecotServer:
         _RUNNING.discard(self)
 
     def restart(self) -> None:
+        """Stop and start again on the same ports; users and mail stay."""
         self.stop()
         self.start()
 
@@ -328,7 +331,7 @@ class DovecotServer:
             timeout=CLIENT_TIMEOUT,
             check=False,
         )
-        # doveadm exits 68 (EX_NOUSER) when the user had no session, which is fine here.
+        # doveadm exits 68 (EX_NOUSER, "no users kicked") when nobody was logged in.
         if result.returncode not in (0, 68):
             raise DovecotError(
                 f"doveadm kick {username} exited {result.returncode}: "
@@ -465,10 +468,10 @@ _RUNNING: set[DovecotServer] = set()
 
 
 @atexit.register
-def _stop_leftover_servers() -> None:
-    # Safety net: a test process must never leave Dovecot running.
+def _remove_leftover_servers() -> None:
+    # Safety net: a test process must never leave Dovecot running or its files behind.
     for server in list(_RUNNING):
-        server.stop()
+        server.remove()
 
 
 @dataclass(frozen=True, kw_only=True)

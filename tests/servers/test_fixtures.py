@@ -244,6 +244,7 @@ def test_a_stopped_server_refuses_connections_until_started(imap_account: ImapAc
         assert client.noop()
 
 
+@pytest.mark.usefixtures("dovecot_binary")
 def test_a_failed_start_says_what_to_check_and_shows_the_log(tls_ca: TlsAuthority) -> None:
     server = DovecotServer.create(tls=tls_ca, port=free_port(), tls_port=free_port())
     try:
@@ -260,6 +261,7 @@ def test_a_failed_start_says_what_to_check_and_shows_the_log(tls_ca: TlsAuthorit
         server.remove()
 
 
+@pytest.mark.usefixtures("dovecot_binary")
 def test_a_first_start_moves_to_other_ports_when_its_own_were_taken(
     tls_ca: TlsAuthority,
 ) -> None:
