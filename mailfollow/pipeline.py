@@ -1,8 +1,10 @@
 """The glue: read top to bottom, this is mailfollow's data flow.
 
-sync the mailbox -> classify messages -> infer conversations -> apply the
-silence policy -> withdraw drafts that became pointless -> draft what is due
--> (after approval, in :mod:`mailfollow.outbox`) send.
+sync the mailbox -> settle interrupted sends -> classify messages -> infer
+conversations -> apply the silence policy -> compare the queue with the
+mailbox (what the user sent, what became pointless, what they changed in the
+Drafts folder) -> draft what is due -> mirror the queue into Drafts;
+then, after approval, send (:func:`send_approved`, in :mod:`mailfollow.outbox`).
 
 Core functions return decisions with their reasons; this module carries them
 out and logs the reasons. It never prints.
@@ -17,29 +19,35 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from mailfollow import drafts_folder, outbox
+from mailfollow.adapters.mailbox import imap_settings_from_config
 from mailfollow.adapters.store import DraftRecord, Store
 from mailfollow.core import approval
 from mailfollow.core.classify import classify_message
 from mailfollow.core.conversations import Correction, CorrectionKind, infer_conversations
 from mailfollow.core.drafting import (
+    MAILFOLLOW_ID_HEADER,
     DraftRefusal,
     mailfollow_id_for,
     make_message_id,
     render_draft,
 )
 from mailfollow.core.policy import needs_new_draft, plan_followups
+from mailfollow.drafts_folder import FolderReport, MailboxAccess, MirrorReport
 from mailfollow.model import (
     Address,
     ClassifiedMessage,
     Conversation,
+    FolderRole,
+    Message,
     QueueState,
     State,
     Verdict,
 )
+from mailfollow.outbox import SendReport
 from mailfollow.sync import (
     SyncReport,
     folder_overrides_from_config,
-    imap_settings_from_config,
     sync_local,
     sync_mailbox,
 )
@@ -85,10 +93,24 @@ class PollReport:
     withdrawn: tuple[DraftRecord, ...] = ()
     refusals: tuple[DraftRefusal, ...] = ()
     warnings: tuple[str, ...] = ()
+    recovered: tuple[DraftRecord, ...] = ()  # found in sending: now sent or unconfirmed
+    woken: tuple[DraftRecord, ...] = ()  # snoozed drafts back in pending
+    sent_from_client: tuple[DraftRecord, ...] = ()
+    drafts_folder: FolderReport = field(default_factory=FolderReport)
+    mirrored: MirrorReport = field(default_factory=MirrorReport)
 
     @property
     def new_messages(self) -> int:
         return self.sync.new
+
+
+@dataclass(frozen=True)
+class QueueReview:
+    """How comparing the queue with the mailbox changed it."""
+
+    sent_from_client: tuple[DraftRecord, ...] = ()
+    withdrawn: tuple[DraftRecord, ...] = ()
+    drafts_folder: FolderReport = field(default_factory=FolderReport)
 
 
 def open_store(config: Config) -> Store:
@@ -128,6 +150,11 @@ def classify_all(store: Store, config: Config) -> list[ClassifiedMessage]:
     identity = config.identity()
     rules = config.detection_rules()
     messages = store.load_messages()
+    sent_copies = {m.message_id for m in messages if m.folder_role is not FolderRole.DRAFTS}
+    nudges = sent_nudges_not_in_mailbox(store, sent_copies)
+    if nudges:  # they replace the Drafts copies mailfollow made of them
+        replaced = {m.message_id for m in nudges}
+        messages = [m for m in messages if m.message_id not in replaced] + nudges
     own_ids = frozenset(m.message_id for m in messages if identity.is_me(m.sender))
     return [
         ClassifiedMessage(
@@ -139,6 +166,36 @@ def classify_all(store: Store, config: Config) -> list[ClassifiedMessage]:
         )
         for m in messages
     ]
+
+
+def sent_nudges_not_in_mailbox(store: Store, sent_copies: set[str]) -> list[Message]:
+    """Follow-ups mailfollow sent over SMTP with no sent copy (yet) in the mailbox.
+
+    With ``save_sent = "never"`` on a server that files no Sent copy, the policy
+    would otherwise never see the nudge and find the conversation due again.
+    Drafts the user sent from their own client are left out: their copy is in Sent.
+    """
+    missing = []
+    for record in store.list_drafts([QueueState.SENT]):
+        if record.message_id in sent_copies or record.sent_at is None:
+            continue
+        if not any(e.to_status is QueueState.SENDING for e in store.history(record.id)):
+            continue
+        missing.append(
+            Message(
+                message_id=record.message_id,
+                subject=record.subject,
+                date=record.sent_at,
+                sender=record.sender,
+                to=(record.recipient,),
+                in_reply_to=(record.in_reply_to,) if record.in_reply_to else (),
+                references=record.references,
+                headers={MAILFOLLOW_ID_HEADER.lower(): record.mailfollow_id},
+                snippet=record.body[:600],
+                folder_role=FolderRole.SENT,
+            )
+        )
+    return missing
 
 
 def assess(store: Store, config: Config, *, now: datetime) -> list[Assessment]:
@@ -211,6 +268,12 @@ def draft_due(
     for item in due:
         conversation = item.conversation
         number = conversation.nudges_sent + 1
+        declined = outbox.declined_followup(
+            store, conversation.id, number, since=item.verdict.last_reply_at
+        )
+        if declined is not None:
+            refusals.append(DraftRefusal(conversation.id, "queue.skipped", declined))
+            continue
         result = render_draft(
             conversation,
             renderer=templates,
@@ -219,7 +282,9 @@ def draft_due(
             signature=config.drafts.signature,
             now=now,
             message_id=make_message_id(secrets.token_hex(12), domain=sender.domain),
-            mailfollow_id=mailfollow_id_for(conversation.id, number),
+            mailfollow_id=outbox.unused_mailfollow_id(
+                store, mailfollow_id_for(conversation.id, number)
+            ),
             timezone=config.policy_settings().timezone,
             nudge_number=number,
         )
@@ -242,6 +307,22 @@ def draft_due(
     return drafted, refusals, warnings
 
 
+def review_queue(
+    store: Store,
+    config: Config,
+    assessments: Sequence[Assessment],
+    *,
+    mailbox: MailboxAccess,
+    now: datetime,
+) -> QueueReview:
+    """Compare the waiting drafts with the mailbox: sent by the user from their
+    mail client, made pointless by a reply, edited, flagged or deleted in Drafts."""
+    sent = drafts_folder.mark_sent_from_client(store, config, now=now)
+    withdrawn = withdraw_obsolete(store, assessments, now=now)
+    folder = drafts_folder.reconcile(store, config, assessments, mailbox=mailbox, now=now)
+    return QueueReview(tuple(sent), tuple(withdrawn), folder)
+
+
 def poll_once(
     config: Config,
     *,
@@ -250,23 +331,51 @@ def poll_once(
     draft: bool = True,
     progress: ProgressSink | None = None,
 ) -> PollReport:
-    """One pass of the whole pipeline: sync, re-evaluate, withdraw, draft."""
-    with open_store(config) as store:
+    """One pass of the whole pipeline: sync, re-evaluate, review the queue, draft,
+    mirror to Drafts. ``draft=False`` only looks: the queue is left as it is."""
+    with open_store(config) as store, MailboxAccess.for_config(config, source=source) as mailbox:
         synced = sync(store, config, source=source, progress=progress)
         for warning in synced.warnings:
             logger.warning("%s", warning)
+        recovered = outbox.recover_interrupted(store, config, mailbox, now=now)
+        woken = outbox.wake_snoozed(store, now=now) if draft else []
         assessments = assess(store, config, now=now)
-        withdrawn = withdraw_obsolete(store, assessments, now=now) if draft else []
+        review = (
+            review_queue(store, config, assessments, mailbox=mailbox, now=now)
+            if draft
+            else QueueReview()
+        )
         drafted, refusals, warnings = (
             draft_due(store, config, assessments, now=now) if draft else ([], [], [])
         )
+        mirrored = drafts_folder.mirror(store, config, mailbox=mailbox) if draft else MirrorReport()
         store.save_snapshot(((a.verdict, a.conversation) for a in assessments), at=now)
     return PollReport(
         sync=synced,
         conversations=len(assessments),
         due=sum(1 for a in assessments if a.verdict.state is State.DUE),
         drafted=tuple(drafted),
-        withdrawn=tuple(withdrawn),
+        withdrawn=(*review.withdrawn, *review.drafts_folder.withdrawn),
         refusals=tuple(refusals),
-        warnings=(*synced.warnings, *warnings),
+        warnings=(
+            *synced.warnings,
+            *warnings,
+            *review.drafts_folder.warnings,
+            *mirrored.warnings,
+        ),
+        recovered=tuple(recovered),
+        woken=tuple(woken),
+        sent_from_client=(*review.sent_from_client, *review.drafts_folder.sent),
+        drafts_folder=review.drafts_folder,
+        mirrored=mirrored,
     )
+
+
+# --- 4. after approval -----------------------------------------------------------
+
+
+def send_approved(config: Config, *, now: datetime) -> SendReport:
+    """Send the approved drafts, each checked against the mailbox just before, within
+    the send caps, at most once (:mod:`mailfollow.outbox`). ``int()`` of the report
+    is the number sent."""
+    return outbox.send_approved(config, now=now)

@@ -23,7 +23,7 @@ _account_numbers = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
+def _restore_logging_levels() -> Iterator[None]:
     """CLI tests call setup_logging(), which sets levels and a handler process-wide;
     put them back so one test's verbosity never hides another's log records."""
     names = ("", "mailfollow", "imapclient")

@@ -63,13 +63,15 @@ _BUSY_RETRY_SECONDS = 0.02
 
 # Which location of a message speaks for it: where the user keeps mail they
 # sent or received comes before copies, drafts and bins.
+# Drafts ranks above All Mail and Archive: Gmail shows each draft in "All Mail"
+# too, without the \Draft flag, and an unsent draft must never pass for sent mail.
 ROLE_PREFERENCE: tuple[FolderRole, ...] = (
     FolderRole.SENT,
     FolderRole.INBOX,
+    FolderRole.DRAFTS,
     FolderRole.ARCHIVE,
     FolderRole.ALL,
     FolderRole.OTHER,
-    FolderRole.DRAFTS,
     FolderRole.JUNK,
     FolderRole.TRASH,
 )

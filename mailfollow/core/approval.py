@@ -25,9 +25,10 @@ ALLOWED_TRANSITIONS: Mapping[QueueState, frozenset[QueueState]] = {
     Q.SNOOZED: frozenset({Q.PENDING, Q.SKIPPED, Q.WITHDRAWN, Q.APPROVED}),
     # Back to pending is "un-approve".
     Q.APPROVED: frozenset({Q.SENDING, Q.WITHDRAWN, Q.PENDING}),
-    # Back to pending only after a temporary failure that never reached DATA,
-    # so nothing can have been delivered.
-    Q.SENDING: frozenset({Q.SENT, Q.UNCONFIRMED, Q.FAILED, Q.PENDING}),
+    # Back to pending or approved only after a temporary failure that never
+    # reached DATA, so nothing can have been delivered; approved keeps the
+    # user's decision and the outbox tries again later.
+    Q.SENDING: frozenset({Q.SENT, Q.UNCONFIRMED, Q.FAILED, Q.PENDING, Q.APPROVED}),
     # The user decides: send again, give up, or confirm that it did go out.
     Q.UNCONFIRMED: frozenset({Q.APPROVED, Q.SKIPPED, Q.SENT}),
     Q.FAILED: frozenset({Q.APPROVED, Q.SKIPPED}),

@@ -376,6 +376,16 @@ def test_a_sent_copy_speaks_for_the_message_over_every_other_folder(store: Store
     assert store.get_message("mine@x").folder_role is FolderRole.SENT  # type: ignore[union-attr]
 
 
+def test_a_gmail_draft_also_in_all_mail_still_loads_as_a_draft(store: Store) -> None:
+    # Gmail lists each draft in All Mail too, without the \\Draft flag.
+    message = make_message(message_id="draft@x", sender=ME)
+    for name, role in [("[Gmail]/All Mail", FolderRole.ALL), ("[Gmail]/Drafts", FolderRole.DRAFTS)]:
+        store.save_folder_state(FolderState(name, role, 1))
+        store.store_messages(name, [(7, message, None)])
+    [loaded] = store.load_messages()
+    assert loaded.folder_role is FolderRole.DRAFTS
+
+
 def test_a_copy_from_a_better_folder_replaces_the_stored_one_but_not_the_reverse(
     store: Store,
 ) -> None:

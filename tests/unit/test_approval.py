@@ -38,6 +38,7 @@ EXPECTED = {
     (Q.SENDING, Q.UNCONFIRMED),
     (Q.SENDING, Q.FAILED),
     (Q.SENDING, Q.PENDING),
+    (Q.SENDING, Q.APPROVED),
     (Q.UNCONFIRMED, Q.APPROVED),
     (Q.UNCONFIRMED, Q.SKIPPED),
     (Q.UNCONFIRMED, Q.SENT),
@@ -65,6 +66,11 @@ def test_a_draft_exists_while_pending_snoozed_approved_sending_or_unconfirmed() 
 
 def test_only_an_approved_draft_can_start_sending() -> None:
     assert [s for s in Q if can_transition(s, Q.SENDING)] == [Q.APPROVED]
+
+
+def test_a_temporary_smtp_refusal_puts_a_sending_draft_back_to_approved_for_a_retry() -> None:
+    check_transition(Q.SENDING, Q.APPROVED)  # does not raise
+    assert can_transition(Q.APPROVED, Q.SENDING)
 
 
 def test_a_draft_is_sent_only_through_sending_or_the_users_confirmation() -> None:
