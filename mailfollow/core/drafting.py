@@ -462,6 +462,9 @@ def company_for(conversation: Conversation, recipient: Address) -> str:
     given = flatten_header_text(conversation.company)
     if given and "." in given and " " not in given:
         return company_from_domain(given.rpartition("@")[2])
+    if given and given == given.lower() and " " not in given:
+        # An organisation slug taken from a domain ("willow-networks"): make it readable.
+        return " ".join(part.capitalize() for part in re.split(r"[-_]+", given) if part)
     return (
         given
         or company_from_domain(recipient.domain)

@@ -23,6 +23,7 @@ from mailfollow.core.drafting import (
     build_variables,
     choose_recipient,
     choose_sender,
+    company_for,
     company_from_domain,
     describe_elapsed,
     describe_meeting_day,
@@ -742,3 +743,10 @@ def test_dates_fall_back_to_the_first_message_when_the_user_wrote_none() -> None
 def test_a_non_ascii_subject_without_a_prefix_round_trips() -> None:
     draft = a_draft(subject="Ärger über Umlaute, lange Betreffzeile " * 3)
     assert parse(draft_to_mime(draft))["Subject"] == draft.subject
+
+
+def test_a_company_slug_from_a_domain_reads_as_a_name() -> None:
+    slugged = conversation(company="willow-networks")
+    assert company_for(slugged, slugged.counterpart) == "Willow Networks"
+    named = conversation(company="Acme GmbH")
+    assert company_for(named, named.counterpart) == "Acme GmbH"
