@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import enum
-import ipaddress
 import json
 import math
 import os
@@ -37,6 +36,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from mailfollow import model
 from mailfollow.errors import ConfigError
+from mailfollow.transport import is_loopback_host
 
 CONFIG_FILE_NAME = "config.toml"
 STORE_FILE_NAME = "mailfollow.sqlite3"
@@ -685,17 +685,6 @@ def _read_account(table: _Table) -> AccountSettings | None:
         smtp=smtp,
         credentials=credentials,
     )
-
-
-def is_loopback_host(host: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost: traffic that never leaves the machine."""
-    name = host.strip().strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _read_server(table: _Table, protocol: str) -> ServerSettings | None:

@@ -35,7 +35,6 @@ import dataclasses
 import email.errors
 import email.header
 import functools
-import ipaddress
 import logging
 import re
 import socket
@@ -56,6 +55,7 @@ from imapclient.response_parser import parse_response
 from mailfollow import errors
 from mailfollow.core.headers import FETCH_HEADER_FIELDS
 from mailfollow.model import FolderRole
+from mailfollow.transport import is_loopback_host
 
 if TYPE_CHECKING:
     from mailfollow.config import Config
@@ -129,23 +129,13 @@ def imap_settings_from_config(config: Config) -> ImapSettings:
     )
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine (an IP literal on loopback, or "localhost")."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_transport(settings: ImapSettings) -> None:
     """Refuse plaintext unless it goes to loopback and the user allowed it."""
     if settings.security not in ("tls", "starttls", "none"):
         raise errors.ConfigError([f"imap.security: unknown value {settings.security!r}"])
     if settings.security != "none":
         return
-    if not is_loopback(settings.host):
+    if not is_loopback_host(settings.host):
         raise errors.ConfigError(
             [
                 f"imap.security: refusing plaintext IMAP to {settings.host}: only a loopback "

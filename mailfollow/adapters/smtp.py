@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import logging
 import ssl
 from collections.abc import Iterator, Sequence
@@ -35,6 +34,7 @@ import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 
 from mailfollow.errors import CredentialError, SendError, SendRejected, SendUnavailable
+from mailfollow.transport import is_loopback_host
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +83,6 @@ class _Progress:
         """Keep the connection's transport, to be sure it is closed at the end."""
         if client.transport is not None:
             self.transports.append(client.transport)
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` names this machine without any name lookup beyond "localhost"."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def check_transport_security(settings: SmtpSettings) -> None:

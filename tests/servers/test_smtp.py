@@ -19,12 +19,12 @@ from mailfollow.adapters.smtp import (
     SendOutcomeUnknown,
     SendResult,
     SmtpSettings,
-    is_loopback_host,
     send_message_sync,
 )
 from mailfollow.core.drafting import draft_to_mime
 from mailfollow.errors import CredentialError, SendRejected, SendUnavailable
 from mailfollow.model import Address, Draft
+from mailfollow.transport import is_loopback_host
 from tests.factories import ME, NOW
 from tests.servers import TlsAuthority
 from tests.servers.smtp import SmtpSink

@@ -20,13 +20,13 @@ from mailfollow.config import (
     SaveSent,
     Security,
     format_duration,
-    is_loopback_host,
     load_config,
     locate_config,
     parse_config,
     parse_duration,
 )
 from mailfollow.errors import ConfigError
+from mailfollow.transport import is_loopback_host
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 ENV = {"HOME": "/home/alex"}
