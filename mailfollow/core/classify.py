@@ -50,6 +50,8 @@ from mailfollow.core.signals import (
     find_phrase,
     find_time,
     flatten,
+    search_prefiltered,
+    sentence_may_match,
     sentences,
     strip_quoted,
     without_urls,
@@ -110,8 +112,22 @@ class _Evidence:
     def flat(self) -> str:
         return flatten(self.fresh)
 
+    @cached_property
+    def fresh_lowered(self) -> str:
+        return self.fresh.lower()
+
+    def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        """``pattern.search(self.fresh)``, skipped when its prefilter rules the text out."""
+        return search_prefiltered(pattern, self.fresh, lowered=self.fresh_lowered)
+
+    def sentence_may_match(self, pattern: re.Pattern[str]) -> bool:
+        """False when ``pattern`` can match in none of the sentences."""
+        return sentence_may_match(pattern, self.flat)
+
     def find(self, table: PhraseTable, *, skip_conditional: bool = True) -> PhraseHit | None:
         """The first phrase of ``table`` in the sender's own text."""
+        if not table.may_match(self.flat):
+            return None  # without splitting the text into sentences
         return find_phrase(
             table,
             self.fresh,
@@ -121,10 +137,27 @@ class _Evidence:
         )
 
     @cached_property
+    def headed(self) -> str:
+        """The subject as a first sentence, then the sender's own text."""
+        return f"{self.subject_core}.\n\n{self.fresh}"
+
+    @cached_property
+    def headed_flat(self) -> str:
+        return flatten(self.headed)
+
+    def find_headed(self, table: PhraseTable, *, skip_conditional: bool = True) -> PhraseHit | None:
+        """The first phrase of ``table`` in the subject or the sender's own text."""
+        if not table.may_match(self.headed_flat):
+            return None
+        return find_phrase(
+            table, self.headed, skip_conditional=skip_conditional, flat=self.headed_flat
+        )
+
+    @cached_property
     def asks_question(self) -> bool:
         if self.find(_ASKS, skip_conditional=False):
             return True
-        return any(s.endswith("?") and len(s) > 3 for s in self.sentences)
+        return "?" in self.fresh and any(s.endswith("?") and len(s) > 3 for s in self.sentences)
 
     @cached_property
     def promise(self) -> tuple[datetime | None, str]:
@@ -194,7 +227,7 @@ _QUOTE_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u20
 
 def _normalise_quotes(text: str) -> str:
     """Typographic apostrophes ("don\u2019t") read like ASCII ones in the phrase tables."""
-    return text.translate(_QUOTE_MARKS)
+    return text if text.isascii() else text.translate(_QUOTE_MARKS)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -831,7 +864,7 @@ def _out_ignored(ev: _Evidence, rules: DetectionRules) -> Classification | None:
 
 
 def _out_informational(ev: _Evidence, rules: DetectionRules) -> Classification | None:
-    match = _INFORMATIONAL.search(ev.subject_core) or _INFORMATIONAL.search(ev.fresh)
+    match = _INFORMATIONAL.search(ev.subject_core) or ev.search(_INFORMATIONAL)
     if not match:
         return None
     return _outgoing(
@@ -883,7 +916,7 @@ def _out_application(ev: _Evidence, rules: DetectionRules) -> Classification | N
             OutgoingKind.APPLICATION,
             f"Has a CV/resume attached ({cv!r}).",
         )
-    hit = find_phrase(_APPLICATION, f"{ev.subject_core}.\n\n{ev.fresh}")
+    hit = ev.find_headed(_APPLICATION)
     if hit:
         return _outgoing(
             f"application.{hit.name}",
@@ -902,8 +935,7 @@ def _out_application(ev: _Evidence, rules: DetectionRules) -> Classification | N
 
 def _out_networking(ev: _Evidence, rules: DetectionRules) -> Classification | None:
     # Polite requests are conditional ("if you could spare fifteen minutes"): keep them.
-    text = f"{ev.subject_core}.\n\n{ev.fresh}"
-    hit = find_phrase(_NETWORKING, text, skip_conditional=False)
+    hit = ev.find_headed(_NETWORKING, skip_conditional=False)
     if not hit:
         return None
     return _outgoing(
@@ -1064,7 +1096,7 @@ def _rule_delivery_report(ev: _Evidence) -> Classification | None:
             ev, _dsn_outcome(ev), "bounce.dsn-report", "A delivery-status report (RFC 3464)"
         )
     if report == "disposition-notification":
-        if _DAEMON_NAME.search(ev.sender_name) or _BOUNCE_TEXT.search(ev.fresh):
+        if _DAEMON_NAME.search(ev.sender_name) or ev.search(_BOUNCE_TEXT):
             return _incoming(
                 "bounce.mdn-rejected",
                 IncomingKind.BOUNCE,
@@ -1128,7 +1160,7 @@ def _rule_bounce_subject(ev: _Evidence) -> Classification | None:
     match = _BOUNCE_SUBJECT.search(ev.subject_core)
     if not match:
         return None
-    if ev.subject_reply_prefix and not _BOUNCE_TEXT.search(ev.fresh):
+    if ev.subject_reply_prefix and not ev.search(_BOUNCE_TEXT):
         return None  # someone replying about a bounce is not a bounce
     return _notice_for(
         ev, _dsn_outcome(ev), "bounce.subject", f"The subject {_quote(match.group(0))}"
@@ -1139,7 +1171,7 @@ def _rule_bounce_text(ev: _Evidence) -> Classification | None:
     machine = _machine_sender(ev)
     if not machine:
         return None
-    match = _BOUNCE_TEXT.search(ev.fresh) or _BOUNCE_TEXT.search(ev.subject)
+    match = ev.search(_BOUNCE_TEXT) or _BOUNCE_TEXT.search(ev.subject)
     if not match:
         return None
     return _notice_for(
@@ -1165,7 +1197,7 @@ def _machine_sender(ev: _Evidence) -> str:
 
 
 def _rejection_hit(ev: _Evidence) -> PhraseHit | None:
-    if not _JOB_WORDS.search(ev.fresh):
+    if not ev.search(_JOB_WORDS):
         return None  # rejections always name the application, role or candidacy
     hit = ev.find(_REJECTION)
     if hit:
@@ -1174,12 +1206,13 @@ def _rejection_hit(ev: _Evidence) -> PhraseHit | None:
         return None  # "unfortunately I can't make Tuesday, could we..." is not a rejection
     if ev.ooo_header or ev.ooo_subject:
         return None  # "unfortunately I cannot answer about the position until I am back"
-    for sentence in ev.sentences:
-        match = _UNFORTUNATELY.search(sentence)
-        if match and _JOB_WORDS.search(sentence):
-            return PhraseHit("unfortunately-not", match.group(0), sentence)
-    farewell = _FAREWELL.search(ev.fresh)
-    if farewell and _UNFORTUNATELY_ALONE.search(ev.fresh) and _JOB_WORDS.search(ev.fresh):
+    if ev.sentence_may_match(_UNFORTUNATELY):
+        for sentence in ev.sentences:
+            match = _UNFORTUNATELY.search(sentence)
+            if match and _JOB_WORDS.search(sentence):
+                return PhraseHit("unfortunately-not", match.group(0), sentence)
+    farewell = ev.search(_FAREWELL)
+    if farewell and ev.search(_UNFORTUNATELY_ALONE) and ev.search(_JOB_WORDS):
         return PhraseHit("unfortunately-farewell", farewell.group(0), farewell.group(0))
     return None
 
@@ -1223,7 +1256,7 @@ def _rule_invitation(ev: _Evidence) -> Classification | None:
         )
     if ev.ooo_header:
         return None  # "book a time with my colleague while I am away" is still an autoresponder
-    link = _SCHEDULING_LINK.search(ev.text)
+    link = search_prefiltered(_SCHEDULING_LINK, ev.text)
     if link:
         return _invitation(
             ev, "invitation.scheduling-link", f"Links to a scheduling page ({link.group(0)})"
@@ -1326,7 +1359,7 @@ def _rule_out_of_office(ev: _Evidence) -> Classification | None:
         rule, evidence = f"ooo.subject-{subject[0]}", f"the subject says {_quote(subject[1])}"
     else:
         return None
-    if header and not subject and not _OOO_TEXT.search(ev.fresh):
+    if header and not subject and not ev.search(_OOO_TEXT):
         if re.search(r"(?i)\bunsubscribe\b", f"{ev.subject}\n{ev.fresh}"):
             return _incoming(
                 "auto.unsubscribe-request",
@@ -1377,7 +1410,7 @@ def _automation_evidence(ev: _Evidence) -> str:
         return f"sent from a no-reply address ({ev.sender})"
     if ev.header_token("auto-submitted") not in {"", "no"}:
         return f"marked Auto-Submitted: {ev.header('auto-submitted')}"
-    match = _SELF_DECLARED.search(ev.fresh)
+    match = ev.search(_SELF_DECLARED)
     if match:
         return f"it says {_quote(match.group(0))}"
     return ""
@@ -1489,7 +1522,7 @@ def _rule_self_declared(ev: _Evidence) -> Classification | None:
 
 
 def _other_automatic(ev: _Evidence, rule: str, evidence: str) -> Classification:
-    if _OOO_TEXT.search(ev.fresh):
+    if ev.search(_OOO_TEXT):
         back = _return_date(ev)
         return _incoming(
             "ooo.body-with-" + rule.split(".", 1)[1],

@@ -11,11 +11,16 @@ Two entry points share one builder:
   ``BODY.PEEK[HEADER.FIELDS (FETCH_HEADER_FIELDS)]`` plus a snippet it decoded
   itself with ``decode_snippet``.
 
-The stdlib parser runs with the ``compat32`` policy: it never raises on broken
-headers (the ``default`` policy raises on some when a header is read), and
-``raw_items()`` gives the undecoded values, which are decoded here with a
-lenient RFC 2047 decoder. Addresses are split on the raw value and only the
-display names decoded, so an encoded name containing a comma stays one name.
+``parse_message`` runs the stdlib parser with the ``compat32`` policy: it
+never raises on broken headers (the ``default`` policy raises on some when a
+header is read), and ``raw_items()`` gives the undecoded values, which are
+decoded here with a lenient RFC 2047 decoder. ``parse_header_block`` is on
+the sync's hot path, so it splits the block itself, with exactly the rules of
+compat32's header parser (same fields, values and defects), and keeps only
+the fields a Message needs. Addresses are split on the raw value and only the
+display names decoded, so an encoded name containing a comma stays one name;
+plain "Name <addr>" and "addr" lists take a fast path that gives what
+``email.utils.getaddresses`` gives, and anything else goes to it.
 
 The snippet is the first text part (text/plain preferred, else text/html as
 text), tidied but with its line breaks, because quoted-reply detection needs
@@ -28,10 +33,11 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import hashlib
 import re
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes
 from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser
@@ -113,11 +119,20 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _BARE_ADDRESS = re.compile(r"[^\s<>@,;:\"()]+@[^\s<>@,;:\"()]+")
 _ANGLE_TOKEN = re.compile(r"<([^<>]*)>")
 _WHITESPACE = re.compile(r"\s+")
+_SPACE = re.compile(r"\s")  # what str.isspace() says of one character
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u034f\u00ad]")
-_HORIZONTAL_SPACE = re.compile(r"[ \t\f\v\u00a0\u2007\u202f]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _REPORT_FIELD = re.compile(r"(?im)^[ \t]*(action|status)[ \t]*:[ \t]*([^\s;(]+)")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # 8-bit bytes kept by surrogateescape
+# Horizontal whitespace that changes when collapsed to one space; a cheap test for it.
+_SPACE_TO_COLLAPSE = re.compile(r"[ \t\f\v\u00a0\u2007\u202f]{2,}|[\t\f\v\u00a0\u2007\u202f]")
+_ASCII_SPACING = re.compile(r"[\t\f\v]")
+_TAG = re.compile(r"<[^>]*>")
+_MARKED_SECTION_NAME = re.compile(r"[a-zA-Z][-_.a-zA-Z0-9]*")  # _markupbase's name token
+_MARKED_SECTION_KEYWORDS = frozenset(
+    {"temp", "cdata", "ignore", "include", "rcdata", "if", "else", "endif"}
+)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -146,7 +161,9 @@ def parse_message(
     snippet = _first_text_snippet(walk, limit=snippet_limit, problems=problems)
     problems.extend(walk.problems)
     return _build_message(
-        parsed,
+        _kept_fields(parsed.raw_items()),
+        defects=_defects(parsed),
+        content_type=_content_type_of(parsed),
         body_for_id=_body_bytes(raw)[:_ID_BODY_BYTES],
         snippet=snippet,
         attachment_names=tuple(walk.attachment_names),
@@ -174,10 +191,14 @@ def parse_header_block(
 ) -> Message:
     """Header block + separately decoded snippet (the IMAP path) -> Message."""
     header_bytes = bytes(header_bytes)
-    parsed = _parse_headers_only(header_bytes)
-    types = tuple(part_types) or (_content_type_of(parsed),)
+    items, defects = split_header_block(header_bytes)
+    fields = _kept_fields(items)
+    content_type = _content_type_from(items)
+    types = tuple(part_types) or (content_type,)
     return _build_message(
-        parsed,
+        fields,
+        defects=_defect_problems(defects),
+        content_type=content_type,
         body_for_id=header_bytes[:_ID_BODY_BYTES],
         snippet=snippet,
         attachment_names=tuple(attachment_names),
@@ -205,11 +226,13 @@ def decode_snippet(
     breaks are kept, because quoted-reply detection needs ``>`` line starts.
     HTML becomes text with ``<blockquote>`` content prefixed by ``> ``.
     """
+    if limit <= 0:
+        return ""
     payload = _undo_transfer_encoding(bytes(data), (transfer_encoding or "").strip().lower())
     text = decode_bytes(payload, charset)
     if subtype.strip().lower() in {"html", "xhtml+xml"}:
-        text = html_to_text(text)
-    return tidy_text(text)[: max(limit, 0)]
+        text = _html_text_for(text, limit)
+    return _tidy_start(text, limit)
 
 
 def summarize_delivery_status(text: str) -> str:
@@ -270,7 +293,11 @@ def decode_header_text(value: str) -> str:
     8-bit text inside Q words); adjacent words in one charset are joined before
     decoding so multi-byte characters split across words survive.
     """
-    value = _FOLD.sub("", _as_text(value))
+    value = _as_text(value)
+    if "\n" in value:
+        value = _FOLD.sub("", value)
+    if "=?" not in value:
+        return value  # no encoded word: nothing to decode
     pieces: list[str] = []
     pending: list[tuple[str, bytes]] = []  # adjacent encoded words not yet decoded
     position = 0
@@ -298,17 +325,76 @@ def html_to_text(markup: str) -> str:
         parser.feed(markup)
         parser.close()
     except (AssertionError, ValueError, IndexError):
-        return re.sub(r"<[^>]*>", " ", markup)
+        return _TAG.sub(" ", markup)
     return parser.text()
+
+
+def _html_text_for(markup: str, limit: int) -> str:
+    """Text of ``markup`` whose tidied form starts like ``tidy_text(html_to_text(markup))``
+    for at least ``limit`` characters (all of it when it is shorter).
+
+    Parsing stops once the finished lines hold enough text: lines are never
+    changed once the next one starts, and tidying a text's first lines gives
+    the start of tidying the whole. Only a marked section html.parser cannot
+    read ("<![foo") makes it raise, and the fallback text differs, so a
+    document with one of those is read whole.
+    """
+    if _has_unreadable_marked_section(markup):
+        return html_to_text(markup)
+    parser = _HtmlText(enough=limit)
+    try:
+        parser.feed(markup)
+        parser.close()
+    except _StopParsingError:
+        return parser.finished_text()
+    return parser.text()
+
+
+def _has_unreadable_marked_section(markup: str) -> bool:
+    start = markup.find("<![")
+    while start >= 0:
+        name = _MARKED_SECTION_NAME.match(markup, start + 3)
+        if name is None or name.group(0).lower() not in _MARKED_SECTION_KEYWORDS:
+            return True
+        start = markup.find("<![", start + 3)
+    return False
 
 
 def tidy_text(text: str) -> str:
     """Collapse horizontal whitespace, drop invisible characters, keep line breaks."""
-    text = _INVISIBLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines = (_HORIZONTAL_SPACE.sub(" ", line).strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
+    if not text.isascii() or "  " in text or _ASCII_SPACING.search(text):
+        text = _SPACE_TO_COLLAPSE.sub(" ", text)  # each line's, as the pattern has no \n
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
+def _tidy_start(text: str, limit: int) -> str:
+    """``tidy_text(text)[:limit]``, tidying only as much of the text as that takes.
+
+    Tidying the lines before a line break gives the start of tidying the
+    whole text (lines are tidied on their own, and runs of blank lines and
+    the ends are trimmed the same way), so the first lines are enough once
+    they tidy to ``limit`` characters.
+    """
+    cut = 2 * limit
+    while cut < len(text):
+        line_end = text.find("\n", cut)
+        if line_end < 0:
+            break
+        start = tidy_text(text[:line_end])
+        if len(start) >= limit:
+            return start[:limit]
+        cut = 2 * line_end
+    return tidy_text(text)[:limit]
+
+
+@functools.lru_cache(maxsize=256)
 def _codec_for(charset: str | None) -> str:
     label = (charset or "").strip().strip("\"'").lower().split("*", 1)[0]
     label = _CHARSET_ALIASES.get(label, label)
@@ -339,7 +425,7 @@ def _guess_decode(data: bytes) -> str:
 def _as_text(value: object) -> str:
     """A compat32 header value (str with surrogate-escaped 8-bit bytes) -> text."""
     text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if not text.isascii() and _ESCAPED_BYTE.search(text):
         return _guess_decode(text.encode("utf-8", "surrogateescape"))
     return text
 
@@ -381,8 +467,16 @@ def _undo_transfer_encoding(data: bytes, encoding: str) -> bytes:
     return data  # 7bit, 8bit, binary and unknown labels: take the bytes as they are
 
 
+class _StopParsingError(Exception):
+    """Raised inside the HTML parser to stop it once the text needed is there."""
+
+
 class _HtmlText(HTMLParser):
-    """Collects visible text; block tags break lines, blockquotes mark quotes."""
+    """Collects visible text; block tags break lines, blockquotes mark quotes.
+
+    With ``enough``, parsing stops (``_StopParsingError``) as soon as the finished
+    lines, tidied, hold that many characters.
+    """
 
     _SKIP = frozenset({"script", "style", "head", "title", "noscript", "template", "svg"})
     _BLOCK = frozenset(
@@ -394,20 +488,23 @@ class _HtmlText(HTMLParser):
     )  # fmt: skip
     _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base"})
 
-    def __init__(self) -> None:
+    def __init__(self, *, enough: int | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self._lines: list[tuple[int, list[str]]] = [(0, [])]
         self._stack: list[tuple[str, bool, bool]] = []  # (tag, is_quote, is_skip)
         self._quote = 0
         self._skip = 0
+        self._enough = enough
+        self._finished: list[str] = []  # rendered lines that can no longer change
+        self._finished_chars = 0
+        self._next_check = enough or 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._BLOCK:
             self._new_line()
         if tag in self._VOID:
             return
-        attributes = {name: value or "" for name, value in attrs}
-        is_quote = tag == "blockquote" or "gmail_quote" in attributes.get("class", "")
+        is_quote = tag == "blockquote" or "gmail_quote" in _class_attribute(attrs)
         is_skip = tag in self._SKIP
         self._stack.append((tag, is_quote, is_skip))
         self._quote += is_quote
@@ -432,16 +529,51 @@ class _HtmlText(HTMLParser):
 
     def _new_line(self) -> None:
         if self._lines[-1][1]:
+            self._finish(self._lines[-1])
             self._lines.append((self._quote, []))
         else:
             self._lines[-1] = (self._quote, [])
 
+    def _finish(self, line: tuple[int, list[str]]) -> None:
+        """Note a finished line; stop once the finished text is long enough.
+
+        Tidying never lengthens text, so the tidied length is only measured
+        when the raw length could have reached ``enough``.
+        """
+        if self._enough is None:
+            return
+        rendered = _render_line(*line)
+        self._finished.append(rendered)
+        self._finished_chars += len(rendered) + 1
+        if self._finished_chars < self._next_check:
+            return
+        tidied = len(tidy_text(self.finished_text()))
+        if tidied >= self._enough:
+            raise _StopParsingError
+        self._next_check = self._finished_chars + max(self._enough - tidied, 64)
+
+    def finished_text(self) -> str:
+        """The lines finished so far (all but the one being filled)."""
+        return "\n".join(self._finished)
+
     def text(self) -> str:
-        rendered = []
-        for depth, chunks in self._lines:
-            line = "".join(chunks).strip()
-            rendered.append(("> " * depth + line) if depth and line else line)
-        return "\n".join(rendered)
+        return "\n".join(_render_line(depth, chunks) for depth, chunks in self._lines)
+
+    def updatepos(self, i: int, j: int) -> int:
+        return j  # the base class counts lines for getpos(), which nothing here reads
+
+
+def _class_attribute(attrs: list[tuple[str, str | None]]) -> str:
+    """The class attribute's value; the last one wins, as in a dict of the attributes."""
+    for name, value in reversed(attrs):
+        if name == "class":
+            return value or ""
+    return ""
+
+
+def _render_line(depth: int, chunks: list[str]) -> str:
+    line = "".join(chunks).strip()
+    return ("> " * depth + line) if depth and line else line
 
 
 # --------------------------------------------------------------------------- MIME walk
@@ -571,6 +703,90 @@ def _filename_of(part: EmailMessage) -> str:
 
 # --------------------------------------------------------------------------- header fields
 
+# The fields a Message is built from (lower-case); the parser drops the others unread.
+_KEPT_FIELDS = frozenset(
+    {"message-id", "in-reply-to", "references", "from", "sender", "reply-to", "to", "cc"}
+    | {"subject", "date"}
+    | {name.lower() for name in CLASSIFICATION_HEADERS}
+)
+
+# compat32's header parser, exactly: feedparser.headerRE and NLCRE, and the
+# line breaks its line reader (StringIO with newline="") splits on.
+_HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_ODD_LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e]")  # str.splitlines breaks there; it doesn't
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+# A block of well-formed fields with CRLF line ends, up to its blank line (or the end),
+# and one of its fields as (name, value): what the line-by-line rules give for it.
+_CRLF_FIELD_TEXT = r"[\041-\071\073-\176]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n"
+_CRLF_BLOCK = re.compile(rf"(?:{_CRLF_FIELD_TEXT})*(?=\r\n|\Z)")
+_CRLF_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r\n")
+
+
+def split_header_block(data: bytes) -> tuple[list[tuple[str, str]], list[str]]:
+    """A header block's (name, raw value) pairs and defect names.
+
+    Gives what ``BytesHeaderParser(policy=compat32)`` gives (``raw_items()``
+    and the class names of ``defects``), several times faster: this runs
+    once per message on the IMAP sync's hot path. Lines after the first one
+    that is neither a field nor a continuation (the blank line, or a body
+    line) are ignored.
+    """
+    text = data.decode("ascii", "surrogateescape")
+    block = _CRLF_BLOCK.match(text)
+    if block is not None:  # the usual case, read with two regex scans
+        return _CRLF_FIELD.findall(text, 0, block.end()), []
+    if _ODD_LINE_BREAKS.search(text) is None:
+        lines = text.splitlines(keepends=True)
+    else:
+        lines = _LINE.findall(text)
+    defects: list[str] = []
+    count = 0
+    for line in lines:
+        if _HEADER_LINE.match(line) is None:
+            if _LINE_BREAK.match(line) is None:
+                defects.append("MissingHeaderBodySeparatorDefect")
+            break
+        count += 1
+    return _header_fields(lines[:count], defects), defects
+
+
+def _header_fields(lines: list[str], defects: list[str]) -> list[tuple[str, str]]:
+    """feedparser's _parse_headers with compat32's header_source_parse."""
+    fields: list[tuple[str, str]] = []
+    current: list[str] = []  # the lines of the field being read
+    last = len(lines) - 1
+    for number, line in enumerate(lines):
+        if line[0] in " \t":
+            if current:
+                current.append(line)
+            else:
+                defects.append("FirstHeaderLineIsContinuationDefect")
+            continue
+        if current:
+            fields.append(_source_field(current))
+            current = []
+        if line.startswith("From "):
+            if number == 0:
+                continue  # the mbox "From " line
+            if number == last:
+                break  # taken for the first body line
+            defects.append("MisplacedEnvelopeHeaderDefect")
+            continue
+        if line.startswith(":"):
+            defects.append("InvalidHeaderDefect")
+            continue
+        current = [line]
+    if current:
+        fields.append(_source_field(current))
+    return fields
+
+
+def _source_field(lines: list[str]) -> tuple[str, str]:
+    name, value = lines[0].split(":", 1)
+    value = value.lstrip(" \t") + "".join(lines[1:])
+    return name, value.rstrip("\r\n")
+
 
 def _parse_headers_only(data: bytes) -> EmailMessage:
     try:
@@ -587,11 +803,28 @@ def _body_bytes(raw: bytes) -> bytes:
     return b""
 
 
-def _raw_headers(parsed: EmailMessage) -> dict[str, list[str]]:
+def _kept_fields(items: Iterable[tuple[object, object]]) -> dict[str, list[str]]:
+    """Values of the fields a Message needs, by lower-case name, decoded to text."""
     values: dict[str, list[str]] = {}
-    for name, value in parsed.raw_items():
-        values.setdefault(str(name).strip().lower(), []).append(_as_text(value))
+    for name, value in items:
+        key = str(name).lower()  # parsed names hold no whitespace
+        if key in _KEPT_FIELDS:
+            text = value if type(value) is str and value.isascii() else _as_text(value)
+            values.setdefault(key, []).append(text)
     return values
+
+
+def _content_type_from(items: list[tuple[str, str]]) -> str:
+    """``get_content_type()`` of a compat32 message with these raw fields."""
+    value = next((v for name, v in items if name.lower() == "content-type"), None)
+    if value is None:
+        return "text/plain"
+    if not value.isascii():  # compat32 reads 8-bit values through a Header: let it
+        part = EmailMessage(policy=compat32)
+        part.set_raw("Content-Type", value)
+        return _content_type_of(part)
+    content_type = value.partition(";")[0].strip().lower()
+    return content_type if content_type.count("/") == 1 else "text/plain"
 
 
 def _clean(value: str) -> str:
@@ -606,19 +839,24 @@ def _first(raw: dict[str, list[str]], name: str) -> str | None:
 def _addresses(values: list[str]) -> tuple[Address, ...]:
     found: list[Address] = []
     for value in values:
-        value = _FOLD.sub("", value)
-        pairs = _address_pairs(value)
+        if "\n" in value:
+            value = _FOLD.sub("", value)
+        pairs = simple_address_pairs(value)
+        if pairs is None:
+            pairs = _address_pairs(value)
         if not any("@" in email for _, email in pairs) and "=?" in value:
             pairs = _address_pairs(decode_header_text(value))  # encoded word hid the address
         for name, email in pairs:
             email = email.strip().strip("<>").strip()
-            if any(ch.isspace() for ch in email):  # "Big Bug bb@bug.com": no angle brackets
+            if _SPACE.search(email):  # "Big Bug bb@bug.com": no angle brackets
                 bare = _BARE_ADDRESS.search(email)
                 name = name or (email[: bare.start()] if bare else "")
                 email = bare.group(0) if bare else ""
             if not email:
                 continue
-            address = Address(email.lower(), _WHITESPACE.sub(" ", decode_header_text(name)).strip())
+            if name:
+                name = _WHITESPACE.sub(" ", decode_header_text(name)).strip()
+            address = Address(email.lower(), name)
             if address not in found:
                 found.append(address)
     return tuple(found)
@@ -629,6 +867,55 @@ def _address_pairs(value: str) -> list[tuple[str, str]]:
         return getaddresses([value])
     except (ValueError, TypeError, IndexError, AttributeError):
         return []
+
+
+# A word of a display name or address: anything but whitespace and the characters
+# email.utils' parser treats specially (quotes, comments, groups, routes, lists).
+_ADDRESS_WORD = r"[^\s()<>@,:;\"\[\]\\]+"
+_QUOTED_NAME = r'"[^"\\\r\n]*"'  # no escapes inside
+_NAME_TOKEN = re.compile(rf"{_QUOTED_NAME}|{_ADDRESS_WORD}")
+_SIMPLE_ADDRESS = re.compile(
+    rf"[ \t]*(?:(?P<bare>{_ADDRESS_WORD}@{_ADDRESS_WORD})"
+    r"(?:[ \t]*\((?P<comment>[^()\\\r\n\",]*)\))?"  # "addr (Name)", commas left to the stdlib
+    # Words need a space between them (else one regex could split a word many ways).
+    rf"|(?P<name>(?:{_QUOTED_NAME}|{_ADDRESS_WORD})"
+    rf"(?:[ \t]*{_QUOTED_NAME}|[ \t]+{_ADDRESS_WORD}|(?<=\"){_ADDRESS_WORD})*)?"
+    rf"[ \t]*<[ \t]*(?P<address>{_ADDRESS_WORD}@{_ADDRESS_WORD})[ \t]*>)[ \t]*"
+)
+
+
+def simple_address_pairs(value: str) -> list[tuple[str, str]] | None:
+    """``getaddresses([value])`` for a plain list, or None for anything else.
+
+    Plain means comma-separated items, each ``addr``, ``addr (Name)`` or
+    ``Display Name <addr>`` (the name in words and quoted strings without
+    escapes), and no groups, routes, empty items or whitespace inside an
+    address: the shape of nearly every real header, read here without the
+    general parser's cost. Everything else, including all that Python
+    versions parse differently, is left to ``getaddresses``.
+    """
+    pairs: list[tuple[str, str]] = []
+    position, end = 0, len(value)
+    while True:
+        match = _SIMPLE_ADDRESS.match(value, position)
+        if match is None:
+            return None
+        pairs.append(_simple_pair(match))
+        position = match.end()
+        if position == end:
+            return pairs
+        if value[position] != ",":
+            return None
+        position += 1
+
+
+def _simple_pair(match: re.Match[str]) -> tuple[str, str]:
+    bare = match.group("bare")
+    if bare is not None:
+        return match.group("comment") or "", bare
+    words = _NAME_TOKEN.findall(match.group("name") or "")
+    name = " ".join(word[1:-1] if word.startswith('"') else word for word in words)
+    return name, match.group("address")
 
 
 def _message_id(values: list[str]) -> str:
@@ -650,21 +937,66 @@ def _id_tokens(values: list[str]) -> tuple[str, ...]:
     return tuple(ids)
 
 
+# "Mon, 16 Mar 2026 09:00:00 +0100" and variants without weekday or seconds, read the
+# way email.utils.parsedate_to_datetime reads them (it ignores anything after the zone).
+_MONTH_NUMBERS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
+_PLAIN_DATE = re.compile(
+    r"(?:[^\s,]*, )?([0-9]{1,2}) ([A-Za-z]{3}) ([1-9][0-9]{3}) "
+    r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))? ([+-][0-9]{4})(?: .*)?"
+)
+
+
+def _plain_date(text: str) -> datetime | None:
+    """``parsedate_to_datetime(text)`` for the common shapes (aware: UTC for "-0000"),
+    or None for any other."""
+    match = _PLAIN_DATE.fullmatch(text)
+    if match is None:
+        return None
+    day, month_name, year, hour, minute, second, zone = match.groups()
+    month = _MONTH_NUMBERS.get(month_name.lower())
+    if month is None:
+        return None
+    offset = int(zone)
+    seconds = (1 if offset > 0 else -1) * ((abs(offset) // 100) * 3600 + (abs(offset) % 100) * 60)
+    try:
+        fields = (int(year), month, int(day), int(hour), int(minute), int(second or 0))
+        if offset == 0 and zone.startswith("-"):  # "-0000": UTC, local zone unknown
+            return datetime(*fields, tzinfo=UTC)  # as _parse_date makes of the naive one
+        return datetime(*fields, tzinfo=timezone(timedelta(seconds=seconds)))
+    except (ValueError, OverflowError):
+        return None
+
+
 def _parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
     text = _WHITESPACE.sub(" ", _FOLD.sub("", value)).strip()
-    for candidate in (text, re.sub(r"\([^)]*\)", "", text).strip()):
-        try:
-            parsed = parsedate_to_datetime(candidate)
-        except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
-            continue
+    plain = _plain_date(text)
+    candidates: Iterator[datetime | None] = (
+        iter((plain,)) if plain is not None else _parsed_dates(text)
+    )
+    for parsed in candidates:
         if parsed is None:
             continue
         if parsed.tzinfo is None:  # "-0000": UTC, local zone unknown (RFC 5322 3.3)
             parsed = parsed.replace(tzinfo=UTC)
         return parsed if _MIN_YEAR <= parsed.year <= _MAX_YEAR else None
     return None
+
+
+def _parsed_dates(text: str) -> Iterator[datetime | None]:
+    """The stdlib's reading of the text, then of the text without comments."""
+    for candidate in (text, re.sub(r"\([^)]*\)", "", text).strip()):
+        try:
+            yield parsedate_to_datetime(candidate)
+        except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
+            continue
 
 
 def _resolve_date(
@@ -691,9 +1023,12 @@ def _synthetic_id(raw: dict[str, list[str]], extra: bytes) -> str:
     return f"mf-{digest.hexdigest()}@{_SYNTHETIC_DOMAIN}"
 
 
+_KEPT_HEADER_NAMES = tuple(field.lower() for field in CLASSIFICATION_HEADERS)
+
+
 def _kept_headers(raw: dict[str, list[str]]) -> dict[str, str]:
     kept = {}
-    for name in (field.lower() for field in CLASSIFICATION_HEADERS):
+    for name in _KEPT_HEADER_NAMES:
         values = raw.get(name)
         if values:
             joined = ", ".join(_clean(v) for v in values) if name == "x-failed-recipients" else ""
@@ -702,13 +1037,19 @@ def _kept_headers(raw: dict[str, list[str]]) -> dict[str, str]:
 
 
 def _defects(parsed: EmailMessage) -> list[str]:
-    names = sorted({type(defect).__name__ for defect in getattr(parsed, "defects", ())})
-    return [f"MIME defects: {', '.join(names)}"] if names else []
+    return _defect_problems(type(defect).__name__ for defect in getattr(parsed, "defects", ()))
+
+
+def _defect_problems(names: Iterable[str]) -> list[str]:
+    unique = sorted(set(names))
+    return [f"MIME defects: {', '.join(unique)}"] if unique else []
 
 
 def _build_message(
-    parsed: EmailMessage,
+    raw: dict[str, list[str]],
     *,
+    defects: list[str],
+    content_type: str,
     body_for_id: bytes,
     snippet: str,
     attachment_names: tuple[str, ...],
@@ -720,8 +1061,7 @@ def _build_message(
     flags: frozenset[str],
     gm_thread_id: str | None,
 ) -> Message:
-    raw = _raw_headers(parsed)
-    problems = [*problems, *_defects(parsed)]
+    problems = [*problems, *defects]
     message_id = _message_id(raw.get("message-id", []))
     id_is_synthetic = not message_id
     if id_is_synthetic:
@@ -740,7 +1080,7 @@ def _build_message(
         in_reply_to=_id_tokens(raw.get("in-reply-to", [])),
         references=_id_tokens(raw.get("references", [])),
         headers=_kept_headers(raw),
-        content_type=_content_type_of(parsed),
+        content_type=content_type,
         attachment_names=attachment_names,
         part_types=part_types,
         snippet=snippet,

@@ -2,13 +2,21 @@
 
 Pure helpers over decoded snippets. Dates are read relative to a reference
 datetime (the message's own Date, in its own offset); no clock is consulted.
+
+Most patterns match in few snippets, so the classifier's cost is mostly in
+finding out that they do not. A :class:`Prefilter`, read once out of each
+pattern, names substrings a text must hold for the pattern to match; plain
+``in`` tests rule most texts out without running the regex engine, and never
+rule out a text the pattern matches.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 # --------------------------------------------------------------------------- quoted text
@@ -25,6 +33,11 @@ _ATTRIBUTIONS = (
     r"\bEm\s(?:[^\n]|\n(?!\n)){4,250}?\bescreveu\s?:",
 )
 _ATTRIBUTION = re.compile("|".join(f"(?:{p})" for p in _ATTRIBUTIONS))
+# Every attribution holds one of these words, as written (the pattern is case-sensitive).
+_ATTRIBUTION_VERBS = (
+    *("wrote", "schrieb", "crit", "escribi", "scritto", "schreef", "skrev", "escreveu"),
+)
+_REAL_ATTRIBUTION = re.compile(r"\d|@|<")
 _SEPARATOR = re.compile(
     r"(?im)^[ \t]*(?:-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|"
     r"mensaje original|messaggio originale|oorspronkelijk bericht|forwarded message|"
@@ -45,18 +58,23 @@ def strip_quoted(text: str) -> str:
     (From:/Sent: in any of several languages), and drops ``>`` lines.
     """
     cut = len(text)
-    for match in _ATTRIBUTION.finditer(text):
-        if re.search(r"\d|@|<", match.group(0)):  # a date or an address: a real attribution
-            cut = match.start()
-            break
-    separator = _SEPARATOR.search(text, 0, cut)
-    if separator:
-        cut = separator.start()
-    for match in _HEADER_FROM.finditer(text, 0, cut):
-        following = text[match.end() : match.end() + 400]
-        if _HEADER_DATE.search(following):
-            cut = min(cut, match.start())
-            break
+    if any(verb in text for verb in _ATTRIBUTION_VERBS):
+        for match in _ATTRIBUTION.finditer(text):
+            if _REAL_ATTRIBUTION.search(match.group(0)):  # a date or an address
+                cut = match.start()
+                break
+    if "--" in text or not text.isascii() or "begin forwarded" in text.lower():
+        separator = _SEPARATOR.search(text, 0, cut)
+        if separator:
+            cut = separator.start()
+    if text.find(":", 0, cut) >= 0:
+        for match in _HEADER_FROM.finditer(text, 0, cut):
+            following = text[match.end() : match.end() + 400]
+            if _HEADER_DATE.search(following):
+                cut = min(cut, match.start())
+                break
+    if text.find(">", 0, cut) < 0:
+        return text[:cut].strip()
     kept = [line for line in text[:cut].split("\n") if not line.lstrip().startswith(">")]
     return "\n".join(kept).strip()
 
@@ -64,7 +82,9 @@ def strip_quoted(text: str) -> str:
 # --------------------------------------------------------------------------- sentences
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n|\n(?=\s*(?:[-•*·]|\d+[.)])\s)")
-_SPACES = re.compile(r"\s+")
+# Whitespace that changes when each run becomes one space: runs of two or more, and
+# single whitespace other than a space (cheaper than rewriting every space).
+_SPACE_RUNS = re.compile(r"\s{2,}|[^\S ]")
 _ALWAYS = re.compile("")
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 _CONDITIONAL = re.compile(
@@ -76,11 +96,14 @@ _CONDITIONAL = re.compile(
 def sentences(text: str) -> list[str]:
     """Sentences of a plain text; hard-wrapped lines are joined first."""
     chunks = _SENTENCE_BREAK.split(text)
-    joined = (_SPACES.sub(" ", chunk).strip() for chunk in chunks if chunk)
+    joined = (_SPACE_RUNS.sub(" ", chunk).strip() for chunk in chunks if chunk)
     return [chunk for chunk in joined if chunk]
 
 
 def without_urls(text: str) -> str:
+    prefilter = cached_prefilter(_URL)
+    if prefilter is not None and not prefilter.admits_text(text):
+        return text  # no "http" or "www." in it
     return _URL.sub(" ", text)
 
 
@@ -100,22 +123,81 @@ class PhraseTable:
     A gate is its pattern without word-boundary assertions, matched without
     IGNORECASE against lower-cased text: it accepts everything the pattern
     accepts (and a little more), and runs several times faster because the
-    regex engine can then scan for the first literal characters.
+    regex engine can then scan for the first literal characters. Before the
+    gate, plain substring tests (its :class:`Prefilter`) rule out most texts
+    for less still.
     """
 
     patterns: tuple[tuple[str, re.Pattern[str]], ...]
     gates: tuple[re.Pattern[str], ...]
+    prefilters: tuple[Prefilter | None, ...] = ()  # per pattern; missing or None: none
+    # Per pattern: the prefilter's alternatives (for case-sensitive ones), those of
+    # a case-insensitive one (tested on ASCII text only), and the gate.
+    _checks: tuple[_GateCheck, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        checks = []
+        for index, gate in enumerate(self.gates):
+            prefilter = self.prefilters[index] if index < len(self.prefilters) else None
+            alternatives = prefilter.alternatives if prefilter is not None else ()
+            lowered = prefilter is not None and prefilter.lowered
+            checks.append((() if lowered else alternatives, alternatives if lowered else (), gate))
+        object.__setattr__(self, "_checks", tuple(checks))
 
     def __iter__(self) -> Iterator[tuple[str, re.Pattern[str]]]:
         return iter(self.patterns)
+
+    def passes_gate(self, index: int, flat: str) -> bool:
+        """Whether pattern ``index`` could match a sentence of the text flattened to ``flat``."""
+        alternatives, ascii_alternatives, gate = self._checks[index]
+        if alternatives and not _holds_one_alternative(alternatives, flat):
+            return False
+        if (
+            ascii_alternatives
+            and flat.isascii()
+            and not _holds_one_alternative(ascii_alternatives, flat)
+        ):
+            return False
+        return gate.search(flat) is not None
+
+    def may_match(self, flat: str) -> bool:
+        """Whether any pattern could match a sentence of the text flattened to ``flat``."""
+        return any(self.passes_gate(index, flat) for index in range(len(self._checks)))
+
+
+_Alternatives = tuple[tuple[tuple[str, ...], ...], ...]
+_GateCheck = tuple[_Alternatives, _Alternatives, re.Pattern[str]]
+
+
+def _holds_one_alternative(alternatives: _Alternatives, text: str) -> bool:
+    if len(alternatives) == 1:  # the usual case, without a generator
+        return _holds_one_of_each(alternatives[0], text)
+    return any(_holds_one_of_each(groups, text) for groups in alternatives)
+
+
+def _holds_one_of_each(groups: tuple[tuple[str, ...], ...], text: str) -> bool:
+    for group in groups:
+        for part in group:
+            if part in text:
+                break
+        else:
+            return False
+    return True
 
 
 def compile_named(pairs: Iterable[tuple[str, str]]) -> PhraseTable:
     """A PhraseTable from (name, pattern) pairs written in lower case; matching ignores case."""
     pairs = tuple(pairs)
+    patterns = tuple((name, re.compile(pattern, re.IGNORECASE)) for name, pattern in pairs)
+    gates = tuple(_gate(pattern) for _, pattern in pairs)
     return PhraseTable(
-        patterns=tuple((name, re.compile(pattern, re.IGNORECASE)) for name, pattern in pairs),
-        gates=tuple(_gate(pattern) for _, pattern in pairs),
+        patterns=patterns,
+        gates=gates,
+        # A gate that always passes (lookarounds) is prefiltered with the pattern itself.
+        prefilters=tuple(
+            prefilter_for(pattern if gate is _ALWAYS else gate)
+            for (_, pattern), gate in zip(patterns, gates, strict=True)
+        ),
     )
 
 
@@ -127,7 +209,7 @@ def _gate(pattern: str) -> re.Pattern[str]:
 
 def flatten(text: str) -> str:
     """Lower-cased text on one line: what PhraseTable gates read."""
-    return _SPACES.sub(" ", text).lower()
+    return _SPACE_RUNS.sub(" ", text).lower()
 
 
 def find_phrase(
@@ -147,8 +229,8 @@ def find_phrase(
     when the caller already has them.
     """
     flat = flatten(text) if flat is None else flat
-    for (name, pattern), gate in zip(table.patterns, table.gates, strict=True):
-        if not gate.search(flat):
+    for index, (name, pattern) in enumerate(table.patterns):
+        if not table.passes_gate(index, flat):
             continue  # every sentence is a substring of the flattened text
         split = sentences(text) if split is None else split
         for sentence in split:
@@ -157,6 +239,256 @@ def find_phrase(
                     continue
                 return PhraseHit(name, match.group(0), sentence)
     return None
+
+
+# --------------------------------------------------------------------------- prefilters
+
+# The stdlib's regex parser, to read literal runs out of a pattern (it ships no type stubs).
+_sre_parser = importlib.import_module("re._parser")
+_MAX_ALTERNATIVES = 64  # literal sets grow by cross product; beyond this, stop growing
+_MIN_ANCHOR = 2  # single characters are in nearly every text: not worth testing
+_MAX_GROUPS = 3
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """Substrings a text must hold for a pattern to match in it.
+
+    ``alternatives`` mirror the pattern's top-level alternation (one for a
+    pattern without one); a text may match only if, for some alternative, it
+    holds one string of each of its groups. Tested with plain ``in``, far
+    cheaper than the pattern. A prefilter of a case-insensitive pattern
+    (``lowered``) holds lower-case ASCII strings and can only rule out ASCII
+    text, which it reads lower-cased: only there do lower-casing and the regex
+    engine's case folding agree character by character.
+    """
+
+    alternatives: tuple[tuple[tuple[str, ...], ...], ...]
+    lowered: bool
+
+    def admits(self, text: str) -> bool:
+        """False only when no match is possible (``text`` as the pattern reads it,
+        lower-cased when ``lowered``)."""
+        return _holds_one_alternative(self.alternatives, text)
+
+    def admits_text(self, text: str, *, lowered: str | None = None) -> bool:
+        """Like :meth:`admits` for the text itself; ``lowered`` may pass ``text.lower()``."""
+        if not self.lowered:
+            return self.admits(text)
+        if not text.isascii():
+            return True
+        return self.admits(text.lower() if lowered is None else lowered)
+
+
+def prefilter_for(pattern: re.Pattern[str]) -> Prefilter | None:
+    """What every match of ``pattern`` must contain, or None when nothing useful is known.
+
+    Read from the parsed pattern: literal runs, character sets of literals
+    and alternations of those combine into sets of exact strings; each part
+    of a sequence that must occur (a repeat only when at least once)
+    contributes the set of strings one of which its match contains. Parts the
+    reading does not know contribute nothing, so the prefilter may admit text
+    the pattern rejects, never the reverse.
+    """
+    if not isinstance(pattern.pattern, str):
+        return None
+    try:
+        parsed = _sre_parser.parse(pattern.pattern, pattern.flags)
+    except (re.error, TypeError, ValueError, AttributeError):
+        return None
+    lowered = bool(pattern.flags & re.IGNORECASE)
+    alternatives = []
+    for branch in _top_level_branches(list(parsed)):
+        groups = _usable_groups(_read_sequence_groups(branch)[1], lowered=lowered)
+        if not groups:
+            return None  # this branch may match anything
+        alternatives.append(groups)
+    return Prefilter(tuple(alternatives), lowered) if alternatives else None
+
+
+def _top_level_branches(items: list[tuple[object, object]]) -> list[list[tuple[object, object]]]:
+    """The branches of a pattern that is one alternation (around zero-width
+    assertions and groups), else the pattern as its one branch."""
+    solid = [item for item in items if str(item[0]) not in _ZERO_WIDTH]
+    if len(solid) == 1:
+        operator, argument = solid[0]
+        if str(operator) == "BRANCH" and isinstance(argument, tuple) and len(argument) == 2:
+            return [list(branch) for branch in argument[1]]
+        if str(operator) == "SUBPATTERN" and isinstance(argument, tuple) and len(argument) == 4:
+            add_flags = argument[1]
+            if isinstance(add_flags, int) and not add_flags & re.IGNORECASE:
+                return _top_level_branches(list(argument[3]))
+    return [items]
+
+
+def _usable_groups(found: list[frozenset[str]], *, lowered: bool) -> tuple[tuple[str, ...], ...]:
+    """The groups worth testing, cheapest to rule out first (fewest strings)."""
+    groups = []
+    for strings in found:
+        if lowered:
+            usable = _for_lowered_ascii(strings)
+            if usable is None:
+                continue
+            strings = usable
+        if not strings or min(map(len, strings)) >= _MIN_ANCHOR:
+            groups.append(tuple(sorted(strings, key=lambda part: (-len(part), part))))
+    groups.sort(key=lambda group: (len(group), -min(map(len, group), default=1000)))
+    return tuple(groups[:_MAX_GROUPS])
+
+
+def _for_lowered_ascii(strings: frozenset[str]) -> frozenset[str] | None:
+    """A group of a case-insensitive pattern as lower-cased ASCII text can hold it.
+
+    A string with a letter that folds onto no ASCII letter ("ü") cannot occur
+    in ASCII text and is left out; one with a letter that does ("\u017f" is
+    an s to the regex engine) makes the group unusable (None).
+    """
+    kept = set()
+    for part in strings:
+        if part.isascii():
+            kept.add(part.lower())
+        elif not any(_never_ascii(character) for character in part):
+            return None
+    return frozenset(kept)
+
+
+def _never_ascii(character: str) -> bool:
+    """Whether the regex engine's case folding never matches this with an ASCII letter:
+    it compares lower-case forms, and also takes dotless i and long s for i and s."""
+    if character.isascii() or character in _FOLDS_ONTO_ASCII:
+        return False
+    return not any(folded.isascii() for folded in character.lower())
+
+
+_FOLDS_ONTO_ASCII = frozenset({"\u0131", "\u017f"})  # dotless i, long s
+
+
+@functools.cache
+def cached_prefilter(pattern: re.Pattern[str]) -> Prefilter | None:
+    """:func:`prefilter_for`, worked out once per pattern."""
+    return prefilter_for(pattern)
+
+
+def search_prefiltered(
+    pattern: re.Pattern[str], text: str, *, lowered: str | None = None
+) -> re.Match[str] | None:
+    """``pattern.search(text)``, skipped when the pattern's prefilter rules the text out;
+    ``lowered`` may pass ``text.lower()`` when the caller has it."""
+    prefilter = cached_prefilter(pattern)
+    if prefilter is not None and not prefilter.admits_text(text, lowered=lowered):
+        return None
+    return pattern.search(text)
+
+
+def sentence_may_match(pattern: re.Pattern[str], flat: str) -> bool:
+    """False when ``pattern`` can match in none of the sentences of the text that
+    flattens to ``flat`` (each sentence is, lower-cased, a substring of it)."""
+    prefilter = cached_prefilter(pattern)
+    if prefilter is None or not prefilter.lowered or not flat.isascii():
+        return True
+    return prefilter.admits(flat)
+
+
+# A parsed item reads as ("exact", strings): it always matches one of these strings;
+# ("contains", strings): each match contains one of them; or None: nothing known.
+_Reading = tuple[str, frozenset[str]] | None
+_EMPTY = frozenset({""})
+_ZERO_WIDTH = frozenset({"AT", "ASSERT", "ASSERT_NOT"})  # they consume nothing
+
+
+def _read_sequence(items: list[tuple[object, object]]) -> _Reading:
+    """A sequence as one item: exact when all its parts are, else its best requirement."""
+    reading, groups = _read_sequence_groups(items)
+    if reading is not None or not groups:
+        return reading
+    return ("contains", max(groups, key=_selectivity))
+
+
+def _read_sequence_groups(
+    items: list[tuple[object, object]],
+) -> tuple[_Reading, list[frozenset[str]]]:
+    """(the exact reading when every part is exact, else None; the required sets).
+
+    Runs of exact parts multiply out into one set; the other parts add their own.
+    """
+    groups: list[frozenset[str]] = []
+    run = _EMPTY
+    all_exact = True
+    for item in items:
+        reading = _read_item(item)
+        if reading is not None and reading[0] == "exact":
+            longer = _concatenate(run, reading[1])
+            if longer is None:  # too many combinations: the run so far stands on its own
+                all_exact = False
+                groups.append(run)
+                longer = reading[1]
+            run = longer
+            continue
+        all_exact = False
+        groups.append(run)
+        run = _EMPTY
+        if reading is not None:
+            groups.append(reading[1])
+    if all_exact:
+        return ("exact", run), [run]
+    groups.append(run)
+    return None, [group for group in groups if _selectivity(group)[0] > 0]
+
+
+def _concatenate(left: frozenset[str], right: frozenset[str]) -> frozenset[str] | None:
+    if len(left) * len(right) > _MAX_ALTERNATIVES:
+        return None
+    return frozenset(a + b for a in left for b in right)
+
+
+def _selectivity(strings: frozenset[str]) -> tuple[int, int]:
+    return (min(map(len, strings)), -len(strings))
+
+
+def _read_item(item: tuple[object, object]) -> _Reading:
+    operator, argument = item
+    name = str(operator)
+    if name == "LITERAL" and isinstance(argument, int):
+        return ("exact", frozenset({chr(argument)}))
+    if name in _ZERO_WIDTH:
+        return ("exact", _EMPTY)
+    if name == "IN" and isinstance(argument, list):
+        return _read_character_set(argument)
+    if name == "SUBPATTERN" and isinstance(argument, tuple) and len(argument) == 4:
+        _group, add_flags, _del_flags, body = argument
+        if not isinstance(add_flags, int) or add_flags & re.IGNORECASE:
+            return None
+        return _read_sequence(list(body))
+    if name == "BRANCH" and isinstance(argument, tuple) and len(argument) == 2:
+        return _read_branches([_read_sequence(list(branch)) for branch in argument[1]])
+    if name in {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"} and isinstance(argument, tuple):
+        low, high, body = argument
+        inner = _read_sequence(list(body))
+        if inner is None or not isinstance(low, int) or low < 1:
+            return None
+        if low == 1 and high == 1:
+            return inner
+        return ("contains", inner[1])
+    return None  # character classes, assertions, groups referenced...: nothing known
+
+
+def _read_character_set(members: list[tuple[object, object]]) -> _Reading:
+    characters = set()
+    for operator, argument in members:
+        if str(operator) != "LITERAL" or not isinstance(argument, int):
+            return None  # a range, a category, a negation...
+        characters.add(chr(argument))
+    return ("exact", frozenset(characters)) if characters else None
+
+
+def _read_branches(readings: list[_Reading]) -> _Reading:
+    if any(reading is None for reading in readings):
+        return None
+    known = [reading for reading in readings if reading is not None]
+    union = frozenset().union(*(strings for _, strings in known))
+    if all(kind == "exact" for kind, _ in known):
+        return ("exact", union)
+    return ("contains", union)
 
 
 # --------------------------------------------------------------------------- dates

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailfollow.core import classify as classify_module
+from mailfollow.core import signals as signals_module
 from mailfollow.core.classify import classify_message
 from mailfollow.core.headers import CLASSIFICATION_HEADERS, parse_message
-from mailfollow.core.signals import find_date, find_time, sentences, strip_quoted
+from mailfollow.core.signals import (
+    PhraseTable,
+    find_date,
+    find_phrase,
+    find_time,
+    prefilter_for,
+    sentences,
+    strip_quoted,
+)
 from mailfollow.model import (
     Address,
     Classification,
@@ -47,12 +59,12 @@ def incoming(
     subject: str = "Re: Application: Backend Engineer",
     sender: Address = RECRUITER,
     headers: dict[str, str] | None = None,
-    **extra: object,
+    **extra: Any,
 ) -> Message:
     extra.setdefault("date", MONDAY)
     return make_message(
         sender=sender, to=(ME,), subject=subject, snippet=snippet, headers=headers, **extra
-    )  # type: ignore[arg-type]
+    )
 
 
 def outgoing(
@@ -803,3 +815,102 @@ def test_the_users_own_messages_are_always_outgoing(
     result = classify(message)
     assert result.outgoing is not None
     assert result.incoming is None
+
+
+# --------------------------------------------------------------------------- prefilters
+#
+# Phrase tables and the rules' own patterns skip the regex engine when plain substring
+# tests (prefilters read out of each pattern) show it cannot match. A prefilter that
+# ruled out a text its pattern matches would change a decision.
+
+SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large]  # texts drawn from big patterns
+TABLES = {
+    name: value for name, value in vars(classify_module).items() if isinstance(value, PhraseTable)
+}
+GATES = [
+    (f"{name}.{pattern_name}", gate)
+    for name, table in TABLES.items()
+    for (pattern_name, _), gate in zip(table.patterns, table.gates, strict=True)
+    if gate.pattern
+]
+RULE_PATTERNS = [
+    (f"{module.__name__}.{name}", value)
+    for module in (classify_module, signals_module)
+    for name, value in vars(module).items()
+    if isinstance(value, re.Pattern) and isinstance(value.pattern, str) and value.pattern
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=SLOW_DATA)
+@given(st.data())
+def test_a_prefilter_admits_every_text_its_pattern_matches(data: st.DataObject) -> None:
+    name, pattern = data.draw(st.sampled_from(GATES + RULE_PATTERNS), label="pattern")
+    text = data.draw(st.from_regex(pattern), label="text")
+    prefilter = prefilter_for(pattern)
+    assert pattern.search(text)
+    assert prefilter is None or prefilter.admits_text(text), name
+
+
+def test_prefilters_rule_out_text_without_the_words_a_pattern_needs() -> None:
+    prefilter = prefilter_for(re.compile(r"\bregret\s+to\s+(?:inform|advise)\b"))
+    assert prefilter is not None
+    assert prefilter.admits_text("We regret to inform you")
+    assert not prefilter.admits_text("We are happy to inform you")
+    assert not prefilter.admits_text("We regret it")
+
+
+def test_a_case_insensitive_prefilter_never_rules_out_text_with_non_ascii_letters() -> None:
+    # The regex engine takes a long s for an s; lower-casing does not.
+    pattern = re.compile(r"(?i)\bunsubscribe\b")
+    prefilter = prefilter_for(pattern)
+    assert prefilter is not None
+    assert pattern.search("To un\u017fubscribe, click")
+    assert prefilter.admits_text("To un\u017fubscribe, click")
+    assert not prefilter.admits_text("To leave the list, click")
+
+
+def test_patterns_whose_words_cannot_be_known_get_no_prefilter() -> None:
+    assert prefilter_for(re.compile(r"\d+\s*%")) is None
+    assert prefilter_for(re.compile(r"(?:a|\w+)b?")) is None
+
+
+def find_phrase_without_prefilters(
+    table: PhraseTable, text: str, *, skip_conditional: bool = True
+) -> tuple[str, str, str] | None:
+    """find_phrase as first written: every gate, then every sentence."""
+    flat = re.sub(r"\s+", " ", text).lower()
+    split = sentences(text)
+    for (name, pattern), gate in zip(table.patterns, table.gates, strict=True):
+        if not gate.search(flat):
+            continue
+        for sentence in split:
+            for match in pattern.finditer(sentence):
+                if skip_conditional and signals_module._CONDITIONAL.search(
+                    sentence, 0, match.start()
+                ):
+                    continue
+                return name, match.group(0), sentence
+    return None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_DATA)
+@given(st.data())
+def test_phrase_tables_find_what_they_found_without_prefilters(data: st.DataObject) -> None:
+    table = data.draw(st.sampled_from(sorted(TABLES.items())), label="table")[1]
+    phrases = [st.from_regex(pattern) for _, pattern in table.patterns]
+    parts = data.draw(
+        st.lists(
+            st.one_of(
+                *phrases,
+                st.sampled_from(["If you are not selected, ", "Thanks. ", "\n\n", "? ", "Hi "]),
+                st.text(alphabet="abcdefghij .,\n", max_size=20),
+            ),
+            max_size=5,
+        ),
+        label="parts",
+    )
+    text = "".join(parts)
+    skip = data.draw(st.booleans(), label="skip_conditional")
+    hit = find_phrase(table, text, skip_conditional=skip)
+    found = (hit.name, hit.words, hit.sentence) if hit else None
+    assert found == find_phrase_without_prefilters(table, text, skip_conditional=skip)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import quopri
+import re
 from datetime import UTC, datetime, timedelta, timezone
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,12 +17,17 @@ from hypothesis import strategies as st
 from mailfollow.core.headers import (
     EPOCH,
     FETCH_HEADER_FIELDS,
+    _html_text_for,
+    _plain_date,
     decode_header_text,
     decode_snippet,
     html_to_text,
     parse_header_block,
     parse_message,
+    simple_address_pairs,
+    split_header_block,
     summarize_delivery_status,
+    tidy_text,
 )
 from mailfollow.model import Address, FolderRole
 
@@ -493,3 +502,233 @@ def test_decode_snippet_never_raises(
         data, transfer_encoding=encoding, charset=charset, subtype=subtype, limit=80
     )
     assert len(text) <= 80
+
+
+# --------------------------------------------------------------------------- fast paths
+#
+# parse_header_block, the address lists, dates, snippets and HTML have fast paths
+# on the sync's hot path; each must give exactly what the general code gives.
+
+ATEXT = "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-/=?^_`{|}~"
+words = st.text(alphabet=ATEXT + "ÄÖéçЖ.", min_size=1, max_size=8)
+local_parts = st.text(alphabet=ATEXT + ".", min_size=1, max_size=10)
+domains = st.lists(st.text(alphabet="abcxyz019-", min_size=1, max_size=6), min_size=1, max_size=3)
+quoted_names = st.text(alphabet="abc XYZ,.;:()<>@'[]é", max_size=12).map(lambda t: f'"{t}"')
+comments = st.text(alphabet="abc XYZ.'-é", max_size=12).map(lambda t: f"({t})")
+spaces = st.sampled_from(["", " ", "  ", "\t", " \t "])
+
+
+@st.composite
+def simple_addresses(draw: st.DrawFn) -> str:
+    address = f"{draw(local_parts)}@{'.'.join(draw(domains))}"
+    shape = draw(st.sampled_from(["bare", "angle", "named", "comment"]))
+    if shape == "bare":
+        return address
+    if shape == "comment":
+        return f"{address}{draw(spaces)}{draw(comments)}"
+    if shape == "angle":
+        return f"<{draw(spaces)}{address}{draw(spaces)}>"
+    name = draw(st.lists(st.one_of(words, quoted_names), min_size=1, max_size=4))
+    return f"{' '.join(name)}{draw(spaces)}<{address}>"
+
+
+@st.composite
+def simple_address_lists(draw: st.DrawFn) -> str:
+    items = draw(st.lists(simple_addresses(), min_size=1, max_size=4))
+    return ",".join(f"{draw(spaces)}{item}{draw(spaces)}" for item in items)
+
+
+@settings(max_examples=300, deadline=None)
+@given(simple_address_lists())
+def test_plain_address_lists_take_the_fast_path_and_agree_with_getaddresses(value: str) -> None:
+    assert simple_address_pairs(value) == getaddresses([value])
+
+
+address_soup = st.lists(
+    st.sampled_from([*"ab.@<> \t,\"()\\:;[]=?-_'\xe9\xa0\u2028", "x@y.z", "Jo Smith", '"A, B"']),
+    max_size=24,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(address_soup, simple_address_lists()))
+def test_the_fast_address_path_either_declines_or_agrees_with_getaddresses(value: str) -> None:
+    pairs = simple_address_pairs(value)
+    assert pairs is None or pairs == getaddresses([value])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@b.example,",  # an empty item: Python versions disagree on these
+        "a@b.example,,c@d.example",
+        "Group: a@b.example;",
+        '"Smith \\"JJ\\"" <a@b.example>',  # an escape inside quotes
+        "a@b.example (Smith, John)",  # a comma inside a comment
+        "Big Bug bb@bug.example",
+        "<@route:a@b.example>",
+        "",
+    ],
+)
+def test_unusual_address_lists_are_left_to_the_stdlib(value: str) -> None:
+    assert simple_address_pairs(value) is None
+
+
+HEADER_LINES = [
+    "From: Jane <jane@acme.example>",
+    "To: alex@example.org",
+    "Subject: =?utf-8?q?caf=C3=A9?= plans",
+    "Date: Mon, 16 Mar 2026 09:00:00 +0100",
+    "Message-ID: <a@b>",
+    "Content-Type: text/plain;",
+    " charset=utf-8",
+    "\tcontinued",
+    "   ",
+    "From somebody Mon Mar 16 09:00:00 2026",
+    ": no name",
+    "Bad Name: value",
+    "X-Empty:",
+    "caf\udce9: 8-bit name",
+    "Subject: caf\udce9",
+    "Content-Type: t\udce9xt/html",
+    "",
+]
+line_ends = st.sampled_from(["\r\n", "\n", "\r", "\r\n", "\x0b", ""])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(HEADER_LINES), line_ends), max_size=10))
+def test_split_header_block_reads_a_block_as_the_compat32_parser_does(
+    lines: list[tuple[str, str]],
+) -> None:
+    block = "".join(line + end for line, end in lines).encode("ascii", "surrogateescape")
+    parsed = BytesHeaderParser(policy=compat32).parsebytes(block)
+    fields, defects = split_header_block(block)
+    assert fields == list(parsed.raw_items())
+    assert sorted(set(defects)) == sorted({type(d).__name__ for d in parsed.defects})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(HEADER_LINES), line_ends), max_size=10))
+def test_a_header_block_gives_the_fields_parse_message_gives(lines: list[tuple[str, str]]) -> None:
+    block = "".join(line + end for line, end in lines).encode("ascii", "surrogateescape")
+    fast = parse_header_block(block, internal_date=ARRIVAL)
+    general = parse_message(block, internal_date=ARRIVAL)
+    assert fast.id_is_synthetic == general.id_is_synthetic  # synthetic ids hash other bytes
+    if not fast.id_is_synthetic:
+        assert fast.message_id == general.message_id
+    for name in ("subject", "date", "date_is_fallback", "sender", "to", "cc", "reply_to"):
+        assert getattr(fast, name) == getattr(general, name), name
+    assert (fast.in_reply_to, fast.references) == (general.in_reply_to, general.references)
+    assert fast.headers == general.headers
+    assert fast.content_type == general.content_type
+
+
+day_names = st.sampled_from(["", "Mon, ", "Fri, ", "xyz, ", ", "])
+months = st.sampled_from(["Jan", "feb", "MAR", "Sep", "Dec", "Foo", "June"])
+zones = st.sampled_from(["+0000", "-0000", "+0100", "-0530", "+2400", "+9999", "GMT", "+01"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    day_names,
+    st.integers(0, 35),
+    months,
+    st.integers(0, 3000),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.one_of(st.none(), st.integers(0, 61)),
+    zones,
+    st.sampled_from(["", " (UTC)", " extra words"]),
+)
+def test_common_dates_are_read_as_parsedate_to_datetime_reads_them(
+    weekday: str,
+    day: int,
+    month: str,
+    year: int,
+    hour: int,
+    minute: int,
+    second: int | None,
+    zone: str,
+    tail: str,
+) -> None:
+    clock = f"{hour:02d}:{minute:02d}" + (f":{second:02d}" if second is not None else "")
+    text = f"{weekday}{day} {month} {year} {clock} {zone}{tail}"
+    fast = _plain_date(text)
+    if fast is None:
+        return  # left to the stdlib
+    expected = parsedate_to_datetime(text)
+    if expected.tzinfo is None:
+        expected = expected.replace(tzinfo=UTC)
+    assert fast == expected
+    assert fast.utcoffset() == expected.utcoffset()
+
+
+def tidy_line_by_line(text: str) -> str:
+    """tidy_text as first written: one line at a time."""
+    text = re.sub("[\u200b\u200c\u200d\u2060\ufeff\u034f\u00ad]", "", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = (
+        re.sub(r"[ \t\f\v\u00a0\u2007\u202f]+", " ", line).strip() for line in text.split("\n")
+    )
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+messy_text = st.lists(
+    st.sampled_from([*"ab .\t\n\r\f\v\u00a0\u2007\u202f\u200b\u00ad\u2028\x1c>\xe9", "\r\n", "  "]),
+    max_size=200,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(messy_text)
+def test_tidy_text_tidies_as_it_would_line_by_line(text: str) -> None:
+    assert tidy_text(text) == tidy_line_by_line(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(messy_text, st.integers(1, 120))
+def test_a_snippet_tidies_only_what_it_needs_yet_reads_like_the_whole(
+    text: str, limit: int
+) -> None:
+    snippet = decode_snippet(
+        text.encode("utf-8"), transfer_encoding=None, charset="utf-8", limit=limit
+    )
+    assert snippet == tidy_text(text)[:limit]
+
+
+html_pieces = st.sampled_from(
+    [
+        "<p>", "</p>", "<div class='gmail_quote'>", "</div>", "<blockquote>", "</blockquote>",
+        "<br>", "<br/>", "<script>var x = '<p>';</script>", "<style>p {}</style>", "<td>",
+        "</td>", "<b>", "</b>", "&amp;", "&nbsp;", "&#233;", "<!-- c -->", "<![if x]>",
+        "<![endif]>", "<![bogus]>", "<!doctype html>", "<", ">", "\n", "  ", "word ",
+        "Hello, this is a rather long sentence of visible text. ", "<head><title>t</title>",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(html_pieces, max_size=60), st.integers(1, 200))
+def test_html_snippets_stop_parsing_early_yet_read_like_the_whole_page(
+    pieces: list[str], limit: int
+) -> None:
+    markup = "".join(pieces)
+    snippet = decode_snippet(
+        markup.encode("utf-8"), transfer_encoding=None, charset="utf-8", subtype="html", limit=limit
+    )
+    assert snippet == tidy_text(html_to_text(markup))[:limit]
+
+
+def test_a_long_html_page_is_read_only_as_far_as_the_snippet_needs() -> None:
+    paragraph = "<p>" + "A sentence of visible text in a long newsletter. " * 4 + "</p>\n"
+    markup = "<html><body>" + paragraph * 400 + "</body></html>"
+    read = _html_text_for(markup, 200)
+    assert len(read) < len(html_to_text(markup)) // 50
+    assert tidy_text(read)[:200] == tidy_text(html_to_text(markup))[:200]
+
+
+def test_a_page_the_html_parser_cannot_read_is_read_whole_as_before() -> None:
+    markup = "<p>" + "text " * 400 + "</p><![bogus section]> tail <b>x</b>"
+    assert _html_text_for(markup, 50) == html_to_text(markup)  # the plain tag-stripping fallback
+    assert "<" not in html_to_text(markup)

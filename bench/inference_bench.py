@@ -1,0 +1,237 @@
+"""Accuracy and cost of mailfollow's decisions on generated, labelled mailboxes.
+
+    python bench/inference_bench.py [--conversations 2000] [--messages 100000] [--no-filter]
+
+1. Accuracy: a labelled mailbox of N conversations (plus noise) is parsed,
+   classified, grouped and judged at the generator's ``as_of``; prints the
+   precision and recall of "due" (target: precision 100 %, recall >= 98 %),
+   the agreement on every state, and per incoming class.
+2. Cost: a mailbox of about M messages; times parsing (for scale) and the
+   inference itself, as the pipeline runs it: relevance filter (which asks
+   whether each of the user's messages starts a conversation, classifying
+   it), classify what the filter kept, conversations, policy (target: under
+   5 s), and the peak RSS. The baseline measured in the same run is one
+   pass that only reads each message's fields (the least any inference must
+   do); the ratio says what the decision logic costs on top. ``--no-filter``
+   classifies every message, as the pipeline did before the relevance filter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mailfollow.core.classify import classify_message
+from mailfollow.core.conversations import START_STAGES, Correction, infer_conversations, own_kind
+from mailfollow.core.headers import parse_message
+from mailfollow.core.policy import plan_followups
+from mailfollow.core.relevance import relevant_messages
+from mailfollow.demo.generator import MailboxPlan, plan_mailbox
+from mailfollow.model import (
+    ClassifiedMessage,
+    Conversation,
+    DetectionRules,
+    FolderRole,
+    Identity,
+    Message,
+    PolicySettings,
+    State,
+    Verdict,
+)
+
+AS_OF = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+IDENTITY = Identity(
+    name="Alex Doe", addresses=frozenset({"alex.doe@example.org", "alex@doe.example"})
+)
+ROLES = {
+    "INBOX": FolderRole.INBOX,
+    "Sent": FolderRole.SENT,
+    "Drafts": FolderRole.DRAFTS,
+    "Archive": FolderRole.ARCHIVE,
+}
+
+
+@dataclass
+class Inference:
+    """Conversations and verdicts, with the seconds each stage took."""
+
+    conversations: list[Conversation]
+    verdicts: list[Verdict]
+    classified: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def parse_all(
+    seed: int, conversations: int, noise: int | None
+) -> tuple[list[Message], MailboxPlan]:
+    plan = plan_mailbox(seed=seed, conversations=conversations, as_of=AS_OF, noise=noise)
+    messages = [
+        parse_message(
+            item.raw,
+            internal_date=item.internal_date,
+            folder=item.folder,
+            folder_role=ROLES.get(item.folder, FolderRole.OTHER),
+            flags=frozenset(item.flags),
+        )
+        for item in plan.messages()
+    ]
+    return messages, plan
+
+
+def infer(messages: Sequence[Message], *, use_filter: bool = True) -> Inference:
+    """What pipeline.assess does: filter (asking which of the user's messages start a
+    conversation), classify what is kept, infer conversations, plan."""
+    rules = DetectionRules()
+    settings = PolicySettings()
+    tracked: dict[str, Correction] = {}  # the user's track corrections; none here
+    seconds = {"filter": 0.0, "classify": 0.0}
+    own = frozenset(m.message_id for m in messages if IDENTITY.is_me(m.sender))
+    done: dict[int, ClassifiedMessage] = {}
+
+    def classified(message: Message) -> ClassifiedMessage:
+        found = done.get(id(message))
+        if found is None:
+            started = time.perf_counter()
+            classification = classify_message(
+                message, identity=IDENTITY, rules=rules, own_message_ids=own
+            )
+            found = done[id(message)] = ClassifiedMessage(
+                message, classification, IDENTITY.is_me(message.sender)
+            )
+            seconds["classify"] += time.perf_counter() - started
+        return found
+
+    def starts(message: Message) -> bool:
+        return own_kind(classified(message), tracked) in START_STAGES
+
+    started = time.perf_counter()
+    candidates = messages
+    if use_filter:
+        candidates = relevant_messages(messages, identity=IDENTITY, starts=starts)
+    items = [classified(m) for m in candidates]
+    seconds["filter"] = time.perf_counter() - started - seconds["classify"]
+    started = time.perf_counter()
+    conversations = infer_conversations(items, identity=IDENTITY, policy=settings)
+    seconds["conversations"] = time.perf_counter() - started
+    started = time.perf_counter()
+    verdicts = plan_followups(conversations, settings=settings, now=AS_OF)
+    seconds["policy"] = time.perf_counter() - started
+    return Inference(conversations, verdicts, len(done), seconds)
+
+
+def accuracy(conversations_count: int, *, use_filter: bool) -> None:
+    messages, plan = parse_all(seed=2026, conversations=conversations_count, noise=None)
+    result = infer(messages, use_filter=use_filter)
+    pairs = list(zip(result.conversations, result.verdicts, strict=True))
+    by_message = {mid: (c, v) for c, v in pairs for mid in c.message_ids}
+    true_pos = false_pos = false_neg = agree = 0
+    confusion: Counter[tuple[str, str]] = Counter()
+    for label in plan.labels:
+        found = by_message.get(label.key)
+        got = found[1].state.value if found else "untracked"
+        confusion[(label.expected_state, got)] += 1
+        agree += got == label.expected_state
+        expected_due = label.expected_state == State.DUE.value
+        true_pos += expected_due and got == "due"
+        false_pos += (not expected_due) and got == "due"
+        false_neg += expected_due and got != "due"
+    tracked_labels = {label.key for label in plan.labels}
+    due_without_label = sum(
+        1 for c, v in pairs if v.state is State.DUE and not tracked_labels & set(c.message_ids)
+    )
+    false_pos += due_without_label
+    precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 1.0
+    recall = true_pos / (true_pos + false_neg) if true_pos + false_neg else 1.0
+    labels = len(plan.labels)
+    print(f"## accuracy on {labels} labelled conversations, {len(messages)} messages")
+    print(
+        f"due: precision {precision:.2%} ({true_pos}/{true_pos + false_pos}), "
+        f"recall {recall:.2%} ({true_pos}/{true_pos + false_neg}); "
+        f"untracked noise judged due: {due_without_label}"
+    )
+    print(f"state agreement: {agree}/{labels} = {agree / labels:.2%}")
+    for (expected, got), count in sorted(confusion.items()):
+        if expected != got:
+            print(f"  expected {expected:<10} got {got:<10} x{count}")
+    _incoming_classes(result.conversations, plan)
+
+
+def _incoming_classes(conversations: Sequence[Conversation], plan: MailboxPlan) -> None:
+    """Recall per incoming class, against the generator's answer key per message."""
+    classified = {
+        item.message.message_id: item.classification.incoming.value
+        for c in conversations
+        for item in c.messages
+        if item.classification.incoming is not None
+    }
+    per_class: dict[str, Counter[str]] = {}
+    for label in plan.labels:
+        for mid, expected in label.incoming.items():
+            answer = classified.get(mid, "not in a conversation")
+            per_class.setdefault(expected, Counter())[answer] += 1
+    print("incoming classes (expected -> recall, confusions):")
+    for expected, answers in sorted(per_class.items()):
+        total = sum(answers.values())
+        right = answers[expected]
+        others = "".join(f"; {k} x{n}" for k, n in answers.items() if k != expected)
+        print(f"  {expected:<16} {right}/{total} = {right / total:.2%}{others}")
+
+
+def cost(target_messages: int, *, use_filter: bool) -> None:
+    conversations = max(1, target_messages // 8)
+    started = time.perf_counter()
+    messages, _ = parse_all(seed=99, conversations=conversations, noise=target_messages // 2)
+    parse_s = time.perf_counter() - started
+    start = time.perf_counter()
+    touched = 0
+    for m in messages:  # baseline: read what any inference has to read
+        touched += len(m.subject) + len(m.snippet) + len(m.references) + (m.sender is not None)
+    baseline = time.perf_counter() - start
+    start, cpu_start = time.perf_counter(), time.process_time()
+    result = infer(messages, use_filter=use_filter)
+    spent, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    found = len(result.conversations)
+    print(f"## cost on {len(messages)} messages ({found} conversations found)")
+    print(f"parsing (for scale): {parse_s:.1f} s ({len(messages) / parse_s:,.0f} messages/s)")
+    stages = ", ".join(f"{name} {s:.2f} s" for name, s in result.seconds.items())
+    print(
+        f"inference (filter + classify + conversations + policy): {spent:.2f} s "
+        f"({len(messages) / spent:,.0f} messages/s; target < 5 s for 100,000); "
+        f"CPU {cpu:.2f} s"
+    )
+    kept = "every message" if not use_filter else f"{result.classified:,} messages"
+    print(f"    stages: {stages}; classified {kept} of {len(messages):,}")
+    print(
+        f"baseline field scan: {baseline:.3f} s; "
+        f"inference / baseline = {spent / max(baseline, 1e-9):.0f}x"
+    )
+    print(f"peak RSS of the whole run (parsed messages held in memory): {rss_mb:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument(
+        "--no-filter", action="store_true", help="classify every message (no relevance filter)"
+    )
+    args = parser.parse_args()
+    accuracy(args.conversations, use_filter=not args.no_filter)
+    if args.messages:
+        cost(args.messages, use_filter=not args.no_filter)
+
+
+if __name__ == "__main__":
+    main()
