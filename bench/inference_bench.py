@@ -47,6 +47,7 @@ from mailfollow.model import (
     State,
     Verdict,
 )
+from mailfollow.pipeline import collector_paused
 
 AS_OF = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 IDENTITY = Identity(
@@ -197,7 +198,8 @@ def cost(target_messages: int, *, use_filter: bool) -> None:
         touched += len(m.subject) + len(m.snippet) + len(m.references) + (m.sender is not None)
     baseline = time.perf_counter() - start
     start, cpu_start = time.perf_counter(), time.process_time()
-    result = infer(messages, use_filter=use_filter)
+    with collector_paused():  # as pipeline.assess does
+        result = infer(messages, use_filter=use_filter)
     spent, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     found = len(result.conversations)

@@ -12,9 +12,11 @@ out and logs the reasons. It never prints.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -24,7 +26,13 @@ from mailfollow.adapters.mailbox import imap_settings_from_config
 from mailfollow.adapters.store import DraftRecord, Store
 from mailfollow.core import approval
 from mailfollow.core.classify import classify_message
-from mailfollow.core.conversations import Correction, CorrectionKind, infer_conversations
+from mailfollow.core.conversations import (
+    START_STAGES,
+    Correction,
+    CorrectionKind,
+    infer_conversations,
+    own_kind,
+)
 from mailfollow.core.drafting import (
     MAILFOLLOW_ID_HEADER,
     DraftRefusal,
@@ -33,6 +41,7 @@ from mailfollow.core.drafting import (
     render_draft,
 )
 from mailfollow.core.policy import needs_new_draft, plan_followups
+from mailfollow.core.relevance import relevant_messages
 from mailfollow.drafts_folder import FolderReport, MailboxAccess, MirrorReport
 from mailfollow.model import (
     Address,
@@ -145,8 +154,16 @@ def sync(
 # --- 2. classify, infer, decide ----------------------------------------------
 
 
-def classify_all(store: Store, config: Config) -> list[ClassifiedMessage]:
-    """Every stored message with what it is and whether the user sent it."""
+def classify_all(
+    store: Store, config: Config, corrections: Sequence[Correction] = ()
+) -> list[ClassifiedMessage]:
+    """The stored messages that could belong to a tracked conversation, each with
+    what it is and whether the user sent it.
+
+    The user's messages are classified first, to tell which start a
+    conversation; then only the mail those conversations can reach
+    (core.relevance), which gives the same conversations as every message.
+    """
     identity = config.identity()
     rules = config.detection_rules()
     messages = store.load_messages()
@@ -156,16 +173,24 @@ def classify_all(store: Store, config: Config) -> list[ClassifiedMessage]:
         replaced = {m.message_id for m in nudges}
         messages = [m for m in messages if m.message_id not in replaced] + nudges
     own_ids = frozenset(m.message_id for m in messages if identity.is_me(m.sender))
-    return [
-        ClassifiedMessage(
-            message=m,
-            classification=classify_message(
-                m, identity=identity, rules=rules, own_message_ids=own_ids
-            ),
-            from_me=identity.is_me(m.sender),
-        )
-        for m in messages
-    ]
+    tracked = {c.target: c for c in corrections if c.kind is CorrectionKind.TRACK}
+    done: dict[int, ClassifiedMessage] = {}
+
+    def classified(message: Message) -> ClassifiedMessage:
+        found = done.get(id(message))
+        if found is None:
+            classification = classify_message(
+                message, identity=identity, rules=rules, own_message_ids=own_ids
+            )
+            found = ClassifiedMessage(message, classification, identity.is_me(message.sender))
+            done[id(message)] = found
+        return found
+
+    def starts(message: Message) -> bool:
+        return own_kind(classified(message), tracked) in START_STAGES
+
+    relevant = relevant_messages(messages, identity=identity, starts=starts)
+    return [classified(m) for m in relevant]
 
 
 def sent_nudges_not_in_mailbox(store: Store, sent_copies: set[str]) -> list[Message]:
@@ -198,18 +223,34 @@ def sent_nudges_not_in_mailbox(store: Store, sent_copies: set[str]) -> list[Mess
     return missing
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Inference builds millions of short-lived objects and no garbage worth a
+    full collection mid-way; pausing the cyclic collector saves about a fifth
+    of its time on a large mailbox. Whatever cycles it leaves are collected
+    once it runs again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def assess(store: Store, config: Config, *, now: datetime) -> list[Assessment]:
     """Infer the tracked conversations and decide, with reasons, which are due."""
     settings = config.policy_settings()
     corrections = [
         Correction(CorrectionKind(c.kind), c.target, c.stage) for c in store.corrections()
     ]
-    conversations = infer_conversations(
-        classify_all(store, config),
-        identity=config.identity(),
-        policy=settings,
-        corrections=corrections,
-    )
+    with collector_paused():
+        conversations = infer_conversations(
+            classify_all(store, config, corrections),
+            identity=config.identity(),
+            policy=settings,
+            corrections=corrections,
+        )
     pending = {d.conversation_id: d.id for d in store.list_drafts(approval.ACTIVE)}
     company = {c.id: c.company for c in conversations}
     recent = [
@@ -217,9 +258,10 @@ def assess(store: Store, config: Config, *, now: datetime) -> list[Assessment]:
         for d in store.list_drafts([QueueState.SENT])
         if d.sent_at is not None and now - d.sent_at <= settings.per_recipient_window
     ]
-    verdicts = plan_followups(
-        conversations, settings=settings, now=now, pending=pending, recent_nudges=recent
-    )
+    with collector_paused():
+        verdicts = plan_followups(
+            conversations, settings=settings, now=now, pending=pending, recent_nudges=recent
+        )
     return [Assessment(c, v) for c, v in zip(conversations, verdicts, strict=True)]
 
 
