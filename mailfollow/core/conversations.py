@@ -447,7 +447,8 @@ class _Builder:
         )
         self.conversations.append(building)
         if building.company:
-            self.by_company.setdefault(building.company, []).append(building)
+            # Keyed as named_companies() spells names: "acme-mobility" -> "acmemobility".
+            self.by_company.setdefault(_squash(building.company), []).append(building)
         self._attach(building, item)
 
     def _attach(self, building: _Building, item: ClassifiedMessage) -> None:
@@ -493,7 +494,8 @@ class _Builder:
         return [b for b in found.values() if self._in_window(b, when)]
 
     def _at_companies(self, companies: Iterable[str], when: datetime) -> list[_Building]:
-        found = {id(b): b for c in companies for b in self.by_company.get(c, ())}
+        keys = {_squash(c) for c in companies}
+        found = {id(b): b for c in keys for b in self.by_company.get(c, ())}
         return [b for b in found.values() if self._in_window(b, when)]
 
     def _open_with_recipient(self, item: ClassifiedMessage) -> _Building | None:

@@ -241,6 +241,18 @@ def test_ats_mail_naming_the_company_joins_the_application() -> None:
     assert conversation.message_ids == tuple(ids([sent, ack]))
 
 
+def test_ats_mail_naming_a_hyphenated_company_joins_the_application() -> None:
+    sent = outgoing(days_ago=5, to=(Address("jobs@acme-mobility.example"),))
+    ack = incoming(
+        IncomingKind.AUTO_ACK,
+        sender=GREENHOUSE,
+        subject="Thank you for applying to Acme Mobility",
+        days_ago=5 - 0.01,
+    )
+    conversation = only(infer(sent, ack))
+    assert conversation.message_ids == tuple(ids([sent, ack]))
+
+
 def test_ats_mail_naming_another_company_stays_out() -> None:
     sent = outgoing(days_ago=5)
     ack = incoming(
