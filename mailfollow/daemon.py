@@ -67,6 +67,7 @@ from mailfollow import errors
 from mailfollow.config import Config, Digest, load_config
 from mailfollow.model import QueueState
 from mailfollow.sdnotify import Notifier, WatchdogPinger, watchdog_ping_interval
+from mailfollow.sync import RetryPolicy
 
 if TYPE_CHECKING:
     from mailfollow.adapters.store import Store
@@ -605,12 +606,20 @@ class DaemonJobs:
     housekeeping: HousekeepingFunction
 
 
+SINGLE_ATTEMPT = RetryPolicy(attempts=1)
+
+
 def pipeline_jobs() -> DaemonJobs:
     """The real work: the pipeline, the digest and the store's upkeep."""
     from mailfollow import digest, pipeline
 
+    def poll_once(config: Config, *, now: datetime) -> pipeline.PollReport:
+        # One attempt per poll: the daemon's own backoff spaces the retries and
+        # logs an outage once, not once per attempt.
+        return pipeline.poll_once(config, now=now, retry=SINGLE_ATTEMPT)
+
     return DaemonJobs(
-        poll=pipeline.poll_once,
+        poll=poll_once,
         send=send_approved,
         digest=digest.run_digest,
         housekeeping=store_housekeeping,

@@ -55,6 +55,7 @@ from mailfollow.model import (
 )
 from mailfollow.outbox import SendReport
 from mailfollow.sync import (
+    RetryPolicy,
     SyncReport,
     folder_overrides_from_config,
     sync_local,
@@ -135,8 +136,13 @@ def sync(
     *,
     source: str | None = None,
     progress: ProgressSink | None = None,
+    retry: RetryPolicy | None = None,
 ) -> SyncReport:
-    """Bring the store up to date from the IMAP account, or from a local Maildir/mbox."""
+    """Bring the store up to date from the IMAP account, or from a local Maildir/mbox.
+
+    ``retry`` defaults to sync's own patient policy (for one-off commands); the
+    daemon passes a single attempt and backs off between its polls instead.
+    """
     if source is not None:
         return sync_local(store, source, progress=progress)
     from mailfollow.credentials import get_credentials
@@ -148,6 +154,7 @@ def sync(
         folder_overrides=folder_overrides_from_config(config),
         extra_folders=config.folders.extra_tracked,
         progress=progress,
+        retry=retry,
     )
 
 
@@ -372,11 +379,12 @@ def poll_once(
     source: str | None = None,
     draft: bool = True,
     progress: ProgressSink | None = None,
+    retry: RetryPolicy | None = None,
 ) -> PollReport:
     """One pass of the whole pipeline: sync, re-evaluate, review the queue, draft,
     mirror to Drafts. ``draft=False`` only looks: the queue is left as it is."""
     with open_store(config) as store, MailboxAccess.for_config(config, source=source) as mailbox:
-        synced = sync(store, config, source=source, progress=progress)
+        synced = sync(store, config, source=source, progress=progress, retry=retry)
         for warning in synced.warnings:
             logger.warning("%s", warning)
         recovered = outbox.recover_interrupted(store, config, mailbox, now=now)
