@@ -8,9 +8,11 @@ import re
 import sys
 
 # Credentials that may appear in protocol traces or exception texts.
+# IMAP commands are matched in capitals, as they appear in protocol traces, so
+# that ordinary prose such as "login to imap.example.org" is left alone.
 _SECRET_PATTERNS = (
-    re.compile(r"(?i)(\bLOGIN\s+\S+\s+)(\"[^\"]*\"|\S+)"),
-    re.compile(r"(?i)(\bAUTHENTICATE\s+\S+\s+)(\S+)"),
+    re.compile(r"(\bLOGIN\s+\S+\s+)(\"[^\"]*\"|\S+)"),
+    re.compile(r"(\bAUTHENTICATE\s+\S+\s+)(\S+)"),
     re.compile(r"(?i)(\bAUTH\s+(?:PLAIN|LOGIN|XOAUTH2)\s+)(\S+)"),
     re.compile(r"(?i)(password\s*[=:]\s*)(\S+)"),
     re.compile(r"(?i)(bearer\s+)(\S+)"),
