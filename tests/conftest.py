@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.servers import TlsAuthority, find_program, skip_or_fail_missing
 from tests.servers.dovecot import DovecotServer, ImapAccount
 from tests.servers.smtp import SmtpSink
 
 _SERVERS_DIR = Path(__file__).parent / "servers"
+
+# CI runs the properties with a fixed seed per test, so a result does not depend
+# on the draw; local runs keep exploring new examples (HYPOTHESIS_PROFILE=ci to pin).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
 _account_numbers = itertools.count(1)
 
 

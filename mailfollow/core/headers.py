@@ -362,10 +362,10 @@ def _has_unreadable_marked_section(markup: str) -> bool:
 
 def tidy_text(text: str) -> str:
     """Collapse horizontal whitespace, drop invisible characters, keep line breaks."""
+    if not text.isascii():  # first, so "\r<zero-width space>\n" stays one line break
+        text = _INVISIBLE.sub("", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.isascii():
-        text = _INVISIBLE.sub("", text)
     if not text.isascii() or "  " in text or _ASCII_SPACING.search(text):
         text = _SPACE_TO_COLLAPSE.sub(" ", text)  # each line's, as the pattern has no \n
     text = "\n".join(line.strip() for line in text.split("\n"))

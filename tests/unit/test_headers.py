@@ -11,7 +11,7 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mailfollow.core.headers import (
@@ -682,6 +682,7 @@ messy_text = st.lists(
 
 @settings(max_examples=400, deadline=None)
 @given(messy_text)
+@example("a\r\u200b\na")  # an invisible character between CR and LF
 def test_tidy_text_tidies_as_it_would_line_by_line(text: str) -> None:
     assert tidy_text(text) == tidy_line_by_line(text)
 
