@@ -97,8 +97,7 @@ class PollReport:
     """What one pass of the pipeline did, for the CLI summary, logs and `status`."""
 
     sync: SyncReport = field(default_factory=SyncReport)
-    conversations: int = 0
-    due: int = 0
+    assessments: tuple[Assessment, ...] = ()  # every tracked conversation, as judged
     drafted: tuple[DraftRecord, ...] = ()
     withdrawn: tuple[DraftRecord, ...] = ()
     refusals: tuple[DraftRefusal, ...] = ()
@@ -112,6 +111,14 @@ class PollReport:
     @property
     def new_messages(self) -> int:
         return self.sync.new
+
+    @property
+    def conversations(self) -> int:
+        return len(self.assessments)
+
+    @property
+    def due(self) -> int:
+        return sum(1 for a in self.assessments if a.verdict.state is State.DUE)
 
 
 @dataclass(frozen=True)
@@ -402,8 +409,7 @@ def poll_once(
         store.save_snapshot(((a.verdict, a.conversation) for a in assessments), at=now)
     return PollReport(
         sync=synced,
-        conversations=len(assessments),
-        due=sum(1 for a in assessments if a.verdict.state is State.DUE),
+        assessments=tuple(assessments),
         drafted=tuple(drafted),
         withdrawn=(*review.withdrawn, *review.drafts_folder.withdrawn),
         refusals=tuple(refusals),

@@ -51,9 +51,6 @@ from mailfollow.adapters.mailbox import (
     find_role_folders,
     guess_role,
 )
-from mailfollow.adapters.mailbox import (
-    imap_settings_from_config as imap_settings_from_config,  # re-exported for the pipeline
-)
 from mailfollow.adapters.store import FolderState, Store
 from mailfollow.core.headers import (
     decode_snippet,

@@ -7,7 +7,6 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -33,9 +32,7 @@ _ANSWERED = (
 _MAILDIR_FLAG = {"\\Seen": "S", "\\Answered": "R", "\\Flagged": "F", "\\Draft": "D"}
 
 
-def print_poll_report(
-    report: pipeline.PollReport, items: Iterable[pipeline.Assessment] = ()
-) -> None:
+def print_poll_report(report: pipeline.PollReport) -> None:
     synced = report.sync
     rows = [
         (
@@ -53,7 +50,7 @@ def print_poll_report(
         f"{synced.new} new, {synced.changed} changed, {synced.removed} removed message(s);"
         f" {len(synced.warnings)} warning(s)."
     )
-    states = Counter(a.verdict.state.value for a in items)
+    states = Counter(a.verdict.state.value for a in report.assessments)
     if states:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
         click.echo(f"{report.conversations} tracked conversation(s): {summary}.")
@@ -83,9 +80,7 @@ def scan(app: AppContext, source: str | None, no_draft: bool) -> None:
         report = pipeline.poll_once(
             config, now=now, source=source, draft=not no_draft, progress=progress
         )
-    with pipeline.open_store(config) as store:
-        items = pipeline.assess(store, config, now=now)
-    print_poll_report(report, items)
+    print_poll_report(report)
 
 
 def _demo_config(state_dir: Path) -> Config:
@@ -147,8 +142,7 @@ def demo(app: AppContext) -> None:
             f" evaluated as of {DEMO_AS_OF:%A %Y-%m-%d %H:%M} UTC.\n"
         )
         report = pipeline.poll_once(config, now=DEMO_AS_OF, source=f"maildir:{root / 'Maildir'}")
-        with pipeline.open_store(config) as store:
-            items = pipeline.assess(store, config, now=DEMO_AS_OF)
+        items = list(report.assessments)
         click.echo("Tracked conversations:")
         print_conversations(config, items)
         click.echo("")
