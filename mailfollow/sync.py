@@ -33,7 +33,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -48,6 +48,7 @@ from mailfollow.adapters.mailbox import (
     ImapSettings,
     MailboxSession,
     TextPart,
+    batches,
     find_role_folders,
     guess_role,
 )
@@ -533,7 +534,7 @@ class _FolderSync:
             return state
         self._announce(uids)
         fetched = new = 0
-        for batch in _batches(uids, self.session.settings.batch_size):
+        for batch in batches(uids, self.session.settings.batch_size):
             messages = self.session.fetch_messages(batch)
             items = [(m.uid, message, m.modseq) for m in messages if (message := self._parse(m))]
             state = dataclasses.replace(state, last_uid=batch[-1])
@@ -613,12 +614,6 @@ def _known_charset(charset: str) -> bool:
     except LookupError:
         return False
     return True
-
-
-def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    size = max(1, size)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # --------------------------------------------------------------------------- local sources

@@ -577,7 +577,7 @@ class MailboxSession:
     def fetch_flags(self, uids: Sequence[int]) -> dict[int, frozenset[str]]:
         """Current flags of ``uids`` (one command per batch)."""
         flags: dict[int, frozenset[str]] = {}
-        for batch in _batches(uids, self.settings.batch_size):
+        for batch in batches(uids, self.settings.batch_size):
             for uid, item in self._uid_fetch(uid_set(batch), "(UID FLAGS)").items():
                 if b"FLAGS" in item:
                     flags[uid] = _flag_set(item[b"FLAGS"])
@@ -897,8 +897,10 @@ def _vanished_uids(line: Any) -> list[int]:
     return parse_uid_set(text.strip())
 
 
-def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for start in range(0, len(items), max(1, size)):
+def batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    """``items`` in consecutive slices of at most ``size`` (at least 1)."""
+    size = max(1, size)
+    for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
