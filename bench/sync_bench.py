@@ -50,7 +50,8 @@ from mailfollow.adapters.store import Store  # noqa: E402
 from mailfollow.core.headers import FETCH_HEADER_FIELDS  # noqa: E402
 from mailfollow.credentials import AuthMechanism, Credentials, Secret  # noqa: E402
 from mailfollow.model import FolderRole  # noqa: E402
-from mailfollow.sync import message_from_fetched, sync_mailbox, sync_session  # noqa: E402
+from mailfollow.parsing import message_from_fetched  # noqa: E402
+from mailfollow.sync import sync_mailbox, sync_session  # noqa: E402
 
 CORPUS = (
     ROOT.parent / "shared" / "realmail" / "05_real_mailbox_corpus" / "spamassassin_public_corpus"

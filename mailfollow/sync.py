@@ -28,7 +28,6 @@ and its problems are logged once, as a warning.
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 import logging
 import random
@@ -42,23 +41,17 @@ from mailfollow import errors
 from mailfollow.adapters.localmail import LocalFolder, LocalSource, open_source
 from mailfollow.adapters.mailbox import (
     Credential,
-    FetchedMessage,
     FolderInfo,
     FolderStatus,
     ImapSettings,
     MailboxSession,
-    TextPart,
     batches,
     find_role_folders,
     guess_role,
 )
 from mailfollow.adapters.store import FolderState, Store
-from mailfollow.core.headers import (
-    decode_snippet,
-    parse_header_block,
-    summarize_delivery_status,
-)
 from mailfollow.model import FolderRole, Message
+from mailfollow.parsing import ParsedFetch, Parsers, PendingBatch
 from mailfollow.progress import ProgressSink
 
 if TYPE_CHECKING:
@@ -75,7 +68,6 @@ SCANNED_ROLES: tuple[FolderRole, ...] = (
 )
 # On Gmail every message is in All Mail once; Drafts is scanned for user edits.
 GMAIL_ROLES: tuple[FolderRole, ...] = (FolderRole.ALL, FolderRole.DRAFTS)
-SNIPPET_LIMIT = 600
 _OVERRIDE_KEYS: Mapping[str, FolderRole] = {
     "inbox": FolderRole.INBOX,
     "sent": FolderRole.SENT,
@@ -200,13 +192,16 @@ class _Tally:
             self.warnings.append(text)
 
     def warn_message(self, message: Message, *, uid: int) -> None:
-        if not message.problems or message.message_id in self.warned_ids:
+        self._warn_once(message.message_id, message.folder, uid, message.problems)
+
+    def warn_problems(self, parsed: ParsedFetch, *, folder: str) -> None:
+        self._warn_once(parsed.message_id, folder, parsed.uid, parsed.problems)
+
+    def _warn_once(self, message_id: str, folder: str, uid: int, problems: Sequence[str]) -> None:
+        if not problems or message_id in self.warned_ids:
             return
-        self.warned_ids.add(message.message_id)
-        text = (
-            f"message {message.message_id} ({message.folder} UID {uid}) stored despite: "
-            + "; ".join(message.problems)
-        )
+        self.warned_ids.add(message_id)
+        text = f"message {message_id} ({folder} UID {uid}) stored despite: " + "; ".join(problems)
         logger.warning("%s", text)
         self.warnings.append(text)
 
@@ -394,20 +389,22 @@ def _sync_folders(
     )
     for warning in warnings:
         tally.warn(warning)
-    for planned in plan:
-        if planned.name in tally.finished:
-            continue  # done before a retry
-        counts = tally.folder(planned.name, planned.role)
-        before = session.commands
-        try:
-            _FolderSync(store, session, planned, tally, progress).run(statuses.get(planned.name))
-        except errors.MailboxUnavailable:
-            raise
-        except errors.MailboxError as exc:
-            tally.warn(f"folder {planned.name!r} skipped this time: {exc}")
-        finally:
-            counts.commands += session.commands - before
-        tally.finished.add(planned.name)
+    with Parsers() as parsers:
+        for planned in plan:
+            if planned.name in tally.finished:
+                continue  # done before a retry
+            counts = tally.folder(planned.name, planned.role)
+            before = session.commands
+            folder = _FolderSync(store, session, planned, tally, progress, parsers)
+            try:
+                folder.run(statuses.get(planned.name))
+            except errors.MailboxUnavailable:
+                raise
+            except errors.MailboxError as exc:
+                tally.warn(f"folder {planned.name!r} skipped this time: {exc}")
+            finally:
+                counts.commands += session.commands - before
+            tally.finished.add(planned.name)
 
 
 class _FolderSync:
@@ -420,7 +417,9 @@ class _FolderSync:
         planned: PlannedFolder,
         tally: _Tally,
         progress: ProgressSink | None,
+        parsers: Parsers,
     ) -> None:
+        self.parsers = parsers
         self.store = store
         self.session = session
         self.name = planned.name
@@ -530,22 +529,57 @@ class _FolderSync:
         return self.role is FolderRole.DRAFTS
 
     def _fetch_new(self, state: FolderState, uids: list[int]) -> FolderState:
+        """Fetch, parse and store ``uids`` batch by batch; each batch is parsed
+        (maybe in a worker process) while the next one is being fetched."""
         if not uids:
             return state
         self._announce(uids)
-        fetched = new = 0
-        for batch in batches(uids, self.session.settings.batch_size):
-            messages = self.session.fetch_messages(batch)
-            items = [(m.uid, message, m.modseq) for m in messages if (message := self._parse(m))]
-            state = dataclasses.replace(state, last_uid=batch[-1])
-            new += self.store.store_messages(self.name, items, folder_state=state)
-            fetched += len(items)
-            self.tally.batches += 1
-            self.counts.fetched += len(items)
-            if self.progress is not None:
-                self.progress.advance(len(batch))
-        self.counts.new += new
-        logger.info("folder %s: fetched %d message(s), %d new", self.name, fetched, new)
+        groups = list(batches(uids, self.session.settings.batch_size))
+        parser = self.parsers.for_fetch(len(uids))
+        waiting: tuple[Sequence[int], PendingBatch] | None = None
+        try:
+            fetches = self.session.fetch_message_batches(uids)
+            for batch, messages in zip(groups, fetches, strict=True):
+                pending = parser.submit(messages, self.name, self.role)
+                if waiting is not None:
+                    state = self._store_parsed(state, *waiting)
+                waiting = (batch, pending)
+        except errors.MailboxError:
+            if waiting is not None:  # keep what arrived before the failure
+                self._store_parsed(state, *waiting)
+            raise
+        if waiting is not None:
+            state = self._store_parsed(state, *waiting)
+        logger.info(
+            "folder %s: fetched %d message(s), %d new",
+            self.name,
+            self.counts.fetched,
+            self.counts.new,
+        )
+        return state
+
+    def _store_parsed(
+        self, state: FolderState, batch: Sequence[int], pending: PendingBatch
+    ) -> FolderState:
+        items = []
+        for parsed in pending.result():
+            if parsed.message is None:
+                logger.error(
+                    "folder %s UID %d: could not parse the message\n%s",
+                    self.name,
+                    parsed.uid,
+                    parsed.error.rstrip(),
+                )
+                self.tally.warn(f"folder {self.name} UID {parsed.uid}: unreadable message skipped")
+                continue
+            self.tally.warn_problems(parsed, folder=self.name)
+            items.append((parsed.uid, parsed.message, parsed.modseq))
+        state = dataclasses.replace(state, last_uid=batch[-1])
+        self.counts.new += self.store.store_encoded_messages(self.name, items, folder_state=state)
+        self.counts.fetched += len(items)
+        self.tally.batches += 1
+        if self.progress is not None:
+            self.progress.advance(len(batch))
         return state
 
     def _announce(self, uids: list[int]) -> None:
@@ -554,66 +588,6 @@ class _FolderSync:
         announced = self.tally.announced.get(self.name, 0)
         self.progress.add_total(sum(1 for uid in uids if uid > announced))
         self.tally.announced[self.name] = max(announced, uids[-1])
-
-    def _parse(self, fetched: FetchedMessage) -> Message | None:
-        try:
-            message = message_from_fetched(fetched, folder=self.name, role=self.role)
-        except Exception:  # a bug in a parser must not stop the scan; the log shows it
-            logger.exception(
-                "folder %s UID %d: could not parse the message", self.name, fetched.uid
-            )
-            self.tally.warn(f"folder {self.name} UID {fetched.uid}: unreadable message skipped")
-            return None
-        self.tally.warn_message(message, uid=fetched.uid)
-        return message
-
-
-def message_from_fetched(fetched: FetchedMessage, *, folder: str, role: FolderRole) -> Message:
-    """A fetched header block, structure and snippet -> Message."""
-    problems: list[str] = []
-    text = _decode_part(fetched.snippet, fetched.body.text_part, problems)
-    if fetched.body.report_section is not None and fetched.report:
-        summary = summarize_delivery_status(
-            decode_snippet(fetched.report, transfer_encoding="", charset="utf-8", limit=4096)
-        )
-        if summary:
-            text = f"{summary}\n\n{text}"
-    message = parse_header_block(
-        fetched.header,
-        snippet=text[:SNIPPET_LIMIT],
-        attachment_names=fetched.body.attachment_names,
-        part_types=fetched.body.part_types,
-        internal_date=fetched.internal_date,
-        folder=folder,
-        folder_role=role,
-        flags=fetched.flags,
-        gm_thread_id=fetched.gm_thread_id,
-    )
-    if problems:
-        message = dataclasses.replace(message, problems=(*message.problems, *problems))
-    return message
-
-
-def _decode_part(data: bytes, part: TextPart | None, problems: list[str]) -> str:
-    if part is None or not data:
-        return ""
-    if part.charset and not _known_charset(part.charset):
-        problems.append(f"unknown charset {part.charset!r} in the text part; guessed UTF-8/Latin-1")
-    return decode_snippet(
-        data,
-        transfer_encoding=part.encoding,
-        charset=part.charset or None,
-        subtype=part.subtype,
-        limit=SNIPPET_LIMIT,
-    )
-
-
-def _known_charset(charset: str) -> bool:
-    try:
-        codecs.lookup(charset.strip())
-    except LookupError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- local sources

@@ -41,7 +41,7 @@ import socket
 import ssl
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -53,6 +53,14 @@ from imapclient import exceptions as imap_errors
 from imapclient.response_parser import parse_response
 
 from mailfollow import errors
+from mailfollow.adapters.imap_fetch import (
+    IMAPLIB_LOGGER,
+    FetchItems,
+    FetchPipe,
+    opt_int,
+    parse_fetch_response,
+    uid_set,
+)
 from mailfollow.core.headers import FETCH_HEADER_FIELDS
 from mailfollow.model import FolderRole
 from mailfollow.transport import is_loopback_host
@@ -66,7 +74,6 @@ Security = Literal["tls", "starttls", "none"]
 
 DEFAULT_BATCH_SIZE = 2000  # UIDs per FETCH; Dovecot's command line stops at 64 KiB
 SNIPPET_BYTES = 4096  # of the first text part, enough for ~600 decoded characters
-_IMAPLIB_LOGGER = "imapclient.imaplib"
 _MAX_PARTS = 500  # BODYSTRUCTURE parts looked at, as core.headers does
 _MAX_DEPTH = 20
 
@@ -392,17 +399,10 @@ def _imap_call(
     def wrapper(self: MailboxSession, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(self, *args, **kwargs)
-        except errors.MailboxUnavailable:
-            self.abort()
-            raise
-        except errors.MailfollowError:
-            raise
         except Exception as exc:
-            translated = translate_error(exc, server=str(self.settings))
-            if translated is None:
+            translated = self._translated(exc)
+            if translated is exc:
                 raise
-            if isinstance(translated, errors.MailboxUnavailable):
-                self.abort()
             raise translated from exc
 
     return wrapper
@@ -533,10 +533,10 @@ class MailboxSession:
         raw = client.select_folder(folder, readonly=True)
         self._selected = folder
         return FolderStatus(
-            uidvalidity=_opt_int(raw.get(b"UIDVALIDITY")),
-            uidnext=_opt_int(raw.get(b"UIDNEXT")),
-            messages=_opt_int(raw.get(b"EXISTS")),
-            highest_modseq=_opt_int(raw.get(b"HIGHESTMODSEQ")) if self.condstore else None,
+            uidvalidity=opt_int(raw.get(b"UIDVALIDITY")),
+            uidnext=opt_int(raw.get(b"UIDNEXT")),
+            messages=opt_int(raw.get(b"EXISTS")),
+            highest_modseq=opt_int(raw.get(b"HIGHESTMODSEQ")) if self.condstore else None,
         )
 
     # -- message lists ---------------------------------------------------
@@ -583,47 +583,90 @@ class MailboxSession:
                     flags[uid] = _flag_set(item[b"FLAGS"])
         return flags
 
-    @_imap_call
     def fetch_messages(self, uids: Sequence[int]) -> list[FetchedMessage]:
-        """Headers, dates, flags and structure of ``uids``, then their snippets.
+        """Headers, dates, flags, structure and snippets of ``uids`` (one batch)."""
+        return [
+            m for batch in self.fetch_message_batches(uids, batch_size=len(uids)) for m in batch
+        ]
 
-        One FETCH for the metadata, then one per distinct text-part number;
-        the caller keeps ``uids`` to a batch (``settings.batch_size``).
+    def fetch_message_batches(
+        self, uids: Sequence[int], *, batch_size: int | None = None
+    ) -> Iterator[list[FetchedMessage]]:
+        """What `fetch_messages` gives, for each batch of ``uids`` in order.
+
+        Per batch, one FETCH for headers, dates, flags and structure, then one
+        per distinct part number for the snippets. The requests are pipelined:
+        while the caller works on one batch, the server is already answering
+        for the next, so neither side waits for the other. Leaving the loop
+        early is safe: the answers still on their way are read and dropped.
         """
-        if not uids:
-            return []
-        responses = self._uid_fetch(uid_set(uids), self._message_items())
-        fetched = [
+        groups = list(batches(uids, batch_size or self.settings.batch_size))
+        if not groups:
+            return
+        pipe = self._pipe()
+        try:
+            metadata = self._pipe_call(pipe.send, [(groups[0], self._message_items())])
+            fetched = self._fetched_metadata(pipe, metadata)
+            sections = self._send_sections(pipe, fetched)
+            ahead = self._send_metadata(pipe, groups, 1)
+            for index in range(len(groups)):
+                current = _with_sections(fetched, self._pipe_call(pipe.collect, sections))
+                if ahead is not None:
+                    fetched = self._fetched_metadata(pipe, ahead)
+                    sections = self._send_sections(pipe, fetched)
+                    ahead = self._send_metadata(pipe, groups, index + 2)
+                yield current
+        finally:
+            self._finish_pipe(pipe)
+
+    def _pipe(self) -> FetchPipe:
+        return FetchPipe(self._require_client()._imap)
+
+    def _pipe_call(self, step: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """One pipelined step behind the error seam."""
+        try:
+            return step(*args, **kwargs)
+        except Exception as exc:
+            raise self._translated(exc) from exc
+
+    def _send_metadata(
+        self, pipe: FetchPipe, groups: Sequence[Sequence[int]], index: int
+    ) -> int | None:
+        if index >= len(groups):
+            return None
+        return self._pipe_call(pipe.send, [(groups[index], self._message_items())])
+
+    def _fetched_metadata(self, pipe: FetchPipe, ticket: int) -> list[FetchedMessage]:
+        responses = self._pipe_call(pipe.collect, ticket)
+        return [
             message
             for uid, item in sorted(responses.items())
             if (message := _fetched_message(uid, item)) is not None
         ]
-        texts = self._fetch_sections(fetched, _text_section)
-        reports = self._fetch_sections(fetched, _report_section)
-        return [
-            dataclasses.replace(m, snippet=texts.get(m.uid, b""), report=reports.get(m.uid, b""))
-            if m.uid in texts or m.uid in reports
-            else m
-            for m in fetched
-        ]
 
-    def _fetch_sections(
-        self, messages: Sequence[FetchedMessage], section_of: Callable[[BodyInfo], str | None]
-    ) -> dict[int, bytes]:
-        """The first SNIPPET_BYTES of one part per message: one FETCH per part number."""
+    def _send_sections(self, pipe: FetchPipe, messages: Sequence[FetchedMessage]) -> int:
+        """One FETCH per part number for the first SNIPPET_BYTES of the text and report parts."""
         by_section: dict[str, list[int]] = {}
         for message in messages:
-            section = section_of(message.body)
-            if section:
-                by_section.setdefault(section, []).append(message.uid)
-        found: dict[int, bytes] = {}
-        for section, uids in sorted(by_section.items()):
-            item = f"(UID BODY.PEEK[{section}]<0.{SNIPPET_BYTES}>)"
-            for uid, response in self._uid_fetch(uid_set(uids), item).items():
-                data = _body_section(response)
-                if data is not None:
-                    found[uid] = data
-        return found
+            for section in (_text_section(message.body), message.body.report_section):
+                if section:
+                    by_section.setdefault(section, []).append(message.uid)
+        commands = [
+            (section_uids, f"(UID BODY.PEEK[{section}]<0.{SNIPPET_BYTES}>)")
+            for section, section_uids in sorted(by_section.items())
+        ]
+        return self._pipe_call(pipe.send, commands)
+
+    def _finish_pipe(self, pipe: FetchPipe) -> None:
+        """Read what is still on its way (the caller stopped early); a broken stream aborts."""
+        if self._client is None:
+            return
+        try:
+            pipe.drain()
+            pipe.release()
+        except Exception as exc:  # noqa: BLE001 (the connection is unusable; start afresh)
+            logger.debug("dropping the IMAP connection after an unfinished FETCH: %s", exc)
+            self.abort()
 
     @_imap_call
     def wait_for_changes(self, folder: str, *, timeout: float) -> bool:
@@ -721,6 +764,20 @@ class MailboxSession:
 
     # -- internals -------------------------------------------------------
 
+    def _translated(self, exc: Exception) -> Exception:
+        """The error to raise for ``exc``; a lost connection closes the session."""
+        if isinstance(exc, errors.MailboxUnavailable):
+            self.abort()
+            return exc
+        if isinstance(exc, errors.MailfollowError):
+            return exc
+        translated = translate_error(exc, server=str(self.settings))
+        if translated is None:
+            return exc  # a bug: let it show as itself
+        if isinstance(translated, errors.MailboxUnavailable):
+            self.abort()
+        return translated
+
     def _require_client(self) -> Any:
         if self._client is None:
             raise errors.MailboxUnavailable(f"{self.settings}: not connected")
@@ -802,7 +859,7 @@ class MailboxSession:
         args = [uids, items] if modifiers is None else [uids, items, modifiers]
         # imapclient's trace formats every response line even when nobody
         # listens; silence it for bulk fetches unless the protocol log is on.
-        quiet = not logging.getLogger(_IMAPLIB_LOGGER).isEnabledFor(logging.DEBUG)
+        quiet = not logging.getLogger(IMAPLIB_LOGGER).isEnabledFor(logging.DEBUG)
         saved_debug = imap.debug
         if quiet:
             imap.debug = 0
@@ -855,27 +912,6 @@ def _check_ok(command: str, typ: str, data: Sequence[Any]) -> None:
 # --------------------------------------------------------------------------- small parsers
 
 
-def uid_set(uids: Iterable[int]) -> str:
-    """A compact UID set: runs of consecutive UIDs become ranges ("1:5,7,9:12")."""
-    parts: list[str] = []
-    ordered = sorted(set(uids))
-    start = previous = None
-    for uid in ordered:
-        if previous is not None and uid == previous + 1:
-            previous = uid
-            continue
-        if start is not None:
-            parts.append(_range_text(start, previous))
-        start = previous = uid
-    if start is not None:
-        parts.append(_range_text(start, previous))
-    return ",".join(parts)
-
-
-def _range_text(start: int, end: int | None) -> str:
-    return str(start) if end is None or end == start else f"{start}:{end}"
-
-
 def parse_uid_set(text: str) -> list[int]:
     """The UIDs of a sequence set such as "1:3,7" (no "*")."""
     uids: list[int] = []
@@ -904,15 +940,6 @@ def batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield items[start : start + size]
 
 
-def _opt_int(value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _decode_folder_name(name: Any) -> str:
     if isinstance(name, int):
         return str(name)
@@ -936,10 +963,10 @@ def _folder_info(entry: tuple[Any, Any, Any]) -> FolderInfo:
 def _folder_status(raw: Mapping[bytes, Any]) -> FolderStatus:
     values = {k.upper() if isinstance(k, bytes) else str(k).encode(): v for k, v in raw.items()}
     return FolderStatus(
-        uidvalidity=_opt_int(values.get(b"UIDVALIDITY")),
-        uidnext=_opt_int(values.get(b"UIDNEXT")),
-        messages=_opt_int(values.get(b"MESSAGES")),
-        highest_modseq=_opt_int(values.get(b"HIGHESTMODSEQ")),
+        uidvalidity=opt_int(values.get(b"UIDVALIDITY")),
+        uidnext=opt_int(values.get(b"UIDNEXT")),
+        messages=opt_int(values.get(b"MESSAGES")),
+        highest_modseq=opt_int(values.get(b"HIGHESTMODSEQ")),
     )
 
 
@@ -956,82 +983,6 @@ def _parse_status_lines(lines: Sequence[Any]) -> dict[str, FolderStatus]:
         pairs = dict(zip(items[::2], items[1::2], strict=False))
         statuses[_decode_folder_name(name)] = _folder_status(pairs)
     return statuses
-
-
-# --------------------------------------------------------------------------- FETCH parsing
-
-# One token of an IMAP response: "(", ")", a quoted string, a literal marker
-# "{n}" ending the text before its bytes, or an atom (which may carry a
-# section like BODY[HEADER.FIELDS (FROM TO)]<0>, spaces and all).
-_TOKEN = re.compile(
-    rb'(\()|(\))|"((?:[^"\\]|\\.)*)"|\{(\d+)\}$|([^\s()"\[\]]+(?:\[[^\]]*\](?:<\d+(?:\.\d+)?>)?)?)'
-)
-_NILS = frozenset({b"NIL", b"nil", b"Nil"})
-
-
-def parse_fetch_response(data: Sequence[Any]) -> dict[int, dict[bytes, Any]]:
-    """FETCH responses as imaplib collected them -> {uid: {ITEM: value}}.
-
-    Lists become Python lists, NIL becomes None, quoted strings and literals
-    become bytes, atoms stay bytes. Responses without a UID (unsolicited
-    updates in a non-UID context) are dropped; two responses for one UID merge.
-    """
-    result: dict[int, dict[bytes, Any]] = {}
-    for values in _fetch_values(data):
-        item = _item_dict(values)
-        uid = _opt_int(item.get(b"UID"))
-        if uid is not None:
-            result.setdefault(uid, {}).update(item)
-    return result
-
-
-def _fetch_values(data: Sequence[Any]) -> Iterator[list[Any]]:
-    """Yield each response's parenthesised list of items (the part after "n FETCH")."""
-    stack: list[list[Any]] = []
-    current: list[Any] = []  # the top level: sequence number, then the item list
-    for piece in data:
-        if piece is None:
-            continue
-        if isinstance(piece, tuple):
-            text, literal = piece
-        else:
-            text, literal = piece, None
-        for opened, closed, quoted, literal_size, atom in _TOKEN.findall(text):
-            if atom:  # the commonest token first
-                current.append(None if atom in _NILS else atom)
-            elif opened:
-                inner: list[Any] = []
-                current.append(inner)
-                stack.append(current)
-                current = inner
-            elif closed:
-                if not stack:
-                    raise errors.MailboxError(f"unbalanced FETCH response: {text[:200]!r}")
-                current = stack.pop()
-                if not stack:
-                    yield current[-1]
-                    current = []
-            elif literal_size:
-                current.append(literal if literal is not None else b"")
-            else:
-                current.append(_unquote(quoted) if b"\\" in quoted else quoted)
-    if stack:
-        raise errors.MailboxError("FETCH response ended inside a list")
-
-
-def _unquote(value: bytes) -> bytes:
-    if b"\\" not in value:
-        return value
-    return re.sub(rb"\\(.)", rb"\1", value)
-
-
-def _item_dict(values: Sequence[Any]) -> dict[bytes, Any]:
-    item: dict[bytes, Any] = {}
-    for index in range(0, len(values) - 1, 2):
-        key = values[index]
-        if isinstance(key, bytes):
-            item[key.upper()] = values[index + 1]
-    return item
 
 
 def _fetched_message(uid: int, item: Mapping[bytes, Any]) -> FetchedMessage | None:
@@ -1057,15 +1008,32 @@ def _text_section(body: BodyInfo) -> str | None:
     return body.text_part.section if body.text_part else None
 
 
-def _report_section(body: BodyInfo) -> str | None:
-    return body.report_section
+def _with_sections(
+    messages: Sequence[FetchedMessage], responses: Mapping[int, FetchItems]
+) -> list[FetchedMessage]:
+    """``messages`` with the snippet and report parts fetched for them attached."""
+    combined = []
+    for message in messages:
+        item = responses.get(message.uid)
+        if item is None:
+            combined.append(message)
+            continue
+        body = message.body
+        snippet = _section_data(item, _text_section(body))
+        report = _section_data(item, body.report_section)
+        combined.append(dataclasses.replace(message, snippet=snippet, report=report))
+    return combined
 
 
-def _body_section(item: Mapping[bytes, Any]) -> bytes | None:
+def _section_data(item: Mapping[bytes, Any], section: str | None) -> bytes:
+    """The bytes of BODY[section] in a FETCH answer (the server writes it "BODY[1.2]<0>")."""
+    if not section:
+        return b""
+    prefix = f"BODY[{section}]".encode()
     for key, value in item.items():
-        if key.startswith(b"BODY[") and not key.startswith(b"BODY[HEADER"):
+        if key.startswith(prefix) and key[len(prefix) : len(prefix) + 1] in (b"", b"<"):
             return value if isinstance(value, bytes) else b""
-    return None
+    return b""
 
 
 def _flag_set(value: Any) -> frozenset[str]:
@@ -1079,8 +1047,8 @@ def _flag_set(value: Any) -> frozenset[str]:
 
 def _modseq(value: Any) -> int | None:
     if isinstance(value, list) and value:
-        return _opt_int(value[0])
-    return _opt_int(value)
+        return opt_int(value[0])
+    return opt_int(value)
 
 
 _MONTHS = {

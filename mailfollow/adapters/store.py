@@ -599,25 +599,59 @@ class Store:
         replaces the stored one); locations by (folder, uid). ``folder_state``
         is saved in the same transaction. Returns how many Message-IDs are new.
         """
+        encoded = [(uid, encode_message(message), modseq) for uid, message, modseq in items]
+        return self.store_encoded_messages(folder, encoded, folder_state=folder_state)
+
+    def store_encoded_messages(
+        self,
+        folder: str,
+        items: Sequence[tuple[int, EncodedMessage, int | None]],
+        *,
+        folder_state: FolderState | None = None,
+    ) -> int:
+        """`store_messages` for messages already encoded by `encode_message`
+        (a sync encodes them in a worker process)."""
         with self.transaction():
             self._save_state_for(folder, folder_state)
             hint = items[0][1].folder_role if items else FolderRole.OTHER
             role = self._ensure_folder(folder, hint)
-            created = 0
-            for uid, message, modseq in items:
-                row_id, is_new = self._upsert_message(message, folder, role)
-                created += is_new
-                self._run(
-                    "INSERT INTO locations (folder, uid, message, flags, modseq)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (folder, uid) DO UPDATE SET"
-                    " message = excluded.message, flags = excluded.flags,"
-                    " modseq = excluded.modseq",
-                    (folder, uid, row_id, _flags_text(message.flags), modseq),
-                )
-            return created
+            known = self._message_ids_known([message.message_id for _, message, _ in items])
+            fresh: dict[str, EncodedMessage] = {}
+            for _, message, _ in items:
+                if message.message_id in known:
+                    self._upsert_message(message, folder, role)
+                else:  # of two copies in one batch, the later wins, as in an upsert
+                    fresh[message.message_id] = message
+            # A first sync writes thousands of new messages: one statement each
+            # for the whole batch, run by SQLite without a round trip to Python.
+            self._run_many(
+                "INSERT INTO messages (message_id, date, folder, role, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(m.message_id, m.date, folder, role.value, m.data) for m in fresh.values()],
+            )
+            self._run_many(
+                "INSERT INTO locations (folder, uid, message, flags, modseq)"
+                " VALUES (?, ?, (SELECT id FROM messages WHERE message_id = ?), ?, ?)"
+                " ON CONFLICT (folder, uid) DO UPDATE SET"
+                " message = excluded.message, flags = excluded.flags, modseq = excluded.modseq",
+                [(folder, uid, m.message_id, m.flags, modseq) for uid, m, modseq in items],
+            )
+            return len(fresh)
 
-    def _upsert_message(self, message: Message, folder: str, role: FolderRole) -> tuple[int, bool]:
-        date, data = _dt_text(message.date), _encode_message(message)
+    def _message_ids_known(self, message_ids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(message_ids), _IN_LIST_LIMIT):
+            chunk = message_ids[start : start + _IN_LIST_LIMIT]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT message_id FROM messages WHERE message_id IN ({marks})"  # noqa: S608 (placeholders only)
+            rows = self._all(query, chunk)
+            known.update(row[0] for row in rows)
+        return known
+
+    def _upsert_message(
+        self, message: EncodedMessage, folder: str, role: FolderRole
+    ) -> tuple[int, bool]:
+        date, data = message.date, message.data
         row = self._first(
             "SELECT id, role FROM messages WHERE message_id = ?", (message.message_id,)
         )
@@ -1178,6 +1212,7 @@ HANDLED_MESSAGE_FIELDS = _STORED_OUTSIDE_DATA | {
 }
 _OFFSET_KEY = "z"  # the Date header's UTC offset in seconds, when not zero
 _ZLIB_LEVEL = 6
+_IN_LIST_LIMIT = 500  # values bound in one "IN (...)": well under SQLite's limit
 
 
 def _encode_address(address: Address) -> str | list[str]:
@@ -1186,6 +1221,28 @@ def _encode_address(address: Address) -> str | list[str]:
 
 def _decode_address(value: str | list[str]) -> Address:
     return Address(value) if isinstance(value, str) else Address(value[0], value[1])
+
+
+@dataclass(frozen=True)
+class EncodedMessage:
+    """A message as the store writes it (see `encode_message`)."""
+
+    message_id: str
+    date: str
+    data: str | bytes
+    flags: str
+    folder_role: FolderRole
+
+
+def encode_message(message: Message) -> EncodedMessage:
+    """What the store writes for ``message``; pure, so it can run in another process."""
+    return EncodedMessage(
+        message_id=message.message_id,
+        date=_dt_text(message.date),
+        data=_encode_message(message),
+        flags=_flags_text(message.flags),
+        folder_role=message.folder_role,
+    )
 
 
 def _encode_message(message: Message) -> str | bytes:

@@ -386,6 +386,35 @@ def test_a_gmail_draft_also_in_all_mail_still_loads_as_a_draft(store: Store) -> 
     assert loaded.folder_role is FolderRole.DRAFTS
 
 
+def test_two_copies_of_one_message_in_a_batch_make_one_message_in_two_places(
+    store: Store,
+) -> None:
+    first = make_message(message_id="twice@x", snippet="first copy")
+    second = dataclasses.replace(first, snippet="second copy")
+
+    created = store.store_messages("INBOX", [(1, first, None), (2, second, 5)])
+
+    assert created == 1
+    assert store.count_messages() == 1
+    assert store.folder_uids("INBOX") == {1: "twice@x", 2: "twice@x"}
+    stored = store.get_message("twice@x")
+    assert stored is not None
+    assert stored.snippet == "second copy"  # the later copy wins, as a second store would
+
+
+def test_a_batch_mixing_known_and_new_messages_counts_only_the_new(store: Store) -> None:
+    store.store_messages("INBOX", uids_and_messages(1, 3))
+    changed = dataclasses.replace(uids_and_messages(2, 1)[0][1], snippet="edited")
+
+    created = store.store_messages("INBOX", [*uids_and_messages(4, 2), (2, changed, None)])
+
+    assert created == 2
+    assert store.count_messages() == 5
+    stored = store.get_message("msg2@test.example")
+    assert stored is not None
+    assert stored.snippet == "edited"
+
+
 def test_a_copy_from_a_better_folder_replaces_the_stored_one_but_not_the_reverse(
     store: Store,
 ) -> None:

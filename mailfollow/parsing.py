@@ -1,0 +1,250 @@
+"""Fetched IMAP data -> store rows: parsed and encoded here or in a worker process.
+
+A first sync of a large mailbox is bound by the client's CPU. Reading the
+IMAP answers and writing the database stay in the syncing process; parsing
+headers and snippets and encoding rows (pure work on plain data) can go to
+one worker process, on another core, a batch behind the fetch. Later polls
+bring a handful of messages, so they parse in process: starting a worker
+costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import logging
+import multiprocessing
+import os
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Protocol, Self
+
+from mailfollow.adapters.mailbox import FetchedMessage, TextPart
+from mailfollow.adapters.store import EncodedMessage, encode_message
+from mailfollow.core.headers import decode_snippet, parse_header_block, summarize_delivery_status
+from mailfollow.model import FolderRole, Message
+
+logger = logging.getLogger(__name__)
+
+SNIPPET_LIMIT = 600
+# Below this many new messages in a folder a worker process is not worth its
+# start-up (about 0.2 s to start Python and import the parser).
+WORKER_THRESHOLD = 3000
+
+
+@dataclass(frozen=True)
+class ParsedFetch:
+    """One fetched message, ready for the store (or why it is not)."""
+
+    uid: int
+    modseq: int | None
+    message: EncodedMessage | None  # None: the parser failed, see ``error``
+    message_id: str = ""
+    problems: tuple[str, ...] = ()
+    error: str = ""
+
+
+def message_from_fetched(fetched: FetchedMessage, *, folder: str, role: FolderRole) -> Message:
+    """A fetched header block, structure and snippet -> Message."""
+    problems: list[str] = []
+    text = _decode_part(fetched.snippet, fetched.body.text_part, problems)
+    if fetched.body.report_section is not None and fetched.report:
+        summary = summarize_delivery_status(
+            decode_snippet(fetched.report, transfer_encoding="", charset="utf-8", limit=4096)
+        )
+        if summary:
+            text = f"{summary}\n\n{text}"
+    message = parse_header_block(
+        fetched.header,
+        snippet=text[:SNIPPET_LIMIT],
+        attachment_names=fetched.body.attachment_names,
+        part_types=fetched.body.part_types,
+        internal_date=fetched.internal_date,
+        folder=folder,
+        folder_role=role,
+        flags=fetched.flags,
+        gm_thread_id=fetched.gm_thread_id,
+    )
+    if problems:
+        message = dataclasses.replace(message, problems=(*message.problems, *problems))
+    return message
+
+
+def parse_batch(
+    batch: Sequence[FetchedMessage], folder: str, role: FolderRole
+) -> list[ParsedFetch]:
+    """Parse and encode a batch; a message the parser chokes on is reported, not raised."""
+    parsed = []
+    for fetched in batch:
+        try:
+            message = message_from_fetched(fetched, folder=folder, role=role)
+        except Exception:  # noqa: BLE001 (a parser bug must not stop the scan; the log shows it)
+            parsed.append(
+                ParsedFetch(fetched.uid, fetched.modseq, None, error=traceback.format_exc())
+            )
+            continue
+        parsed.append(
+            ParsedFetch(
+                fetched.uid,
+                fetched.modseq,
+                encode_message(message),
+                message_id=message.message_id,
+                problems=message.problems,
+            )
+        )
+    return parsed
+
+
+class PendingBatch(Protocol):
+    def result(self) -> list[ParsedFetch]: ...
+
+
+class BatchParser(Protocol):
+    def submit(
+        self, batch: Sequence[FetchedMessage], folder: str, role: FolderRole
+    ) -> PendingBatch: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Done:
+    parsed: list[ParsedFetch]
+
+    def result(self) -> list[ParsedFetch]:
+        return self.parsed
+
+
+class InlineParser:
+    """Parses in the calling process, at once."""
+
+    def submit(
+        self, batch: Sequence[FetchedMessage], folder: str, role: FolderRole
+    ) -> PendingBatch:
+        return _Done(parse_batch(batch, folder, role))
+
+    def close(self) -> None:
+        pass
+
+
+class WorkerParser:
+    """Parses in one worker process; parses in process instead if the worker dies.
+
+    The worker is started with "spawn", never "fork": the daemon has
+    threads, and a forked copy of a threaded process can deadlock.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+        self._pool.submit(_warm_up)  # start the process now, while the first batch is fetched
+
+    @property
+    def alive(self) -> bool:
+        return self._pool is not None
+
+    def submit(
+        self, batch: Sequence[FetchedMessage], folder: str, role: FolderRole
+    ) -> PendingBatch:
+        if self._pool is not None:
+            try:
+                future = self._pool.submit(parse_batch, batch, folder, role)
+            except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                self._give_up(exc)
+            else:
+                return _InWorker(self, future, batch, folder, role)
+        return _Done(parse_batch(batch, folder, role))
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _give_up(self, exc: BaseException) -> None:
+        logger.warning("the parsing worker failed (%s); parsing in this process", exc)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """Nothing: running it makes the worker start and import this module."""
+
+
+@dataclass(frozen=True)
+class _InWorker:
+    owner: WorkerParser
+    future: Future[list[ParsedFetch]]
+    batch: Sequence[FetchedMessage]
+    folder: str
+    role: FolderRole
+
+    def result(self) -> list[ParsedFetch]:
+        try:
+            return self.future.result()
+        except BrokenProcessPool as exc:  # the worker was killed or crashed
+            self.owner._give_up(exc)
+            return parse_batch(self.batch, self.folder, self.role)
+
+
+class Parsers:
+    """Chooses the parser for each fetch of a sync pass; owns the worker, if any.
+
+    The worker, once started for a large folder, serves the rest of the pass
+    (the start-up is paid once); `close` (or leaving the ``with`` block) stops it.
+    """
+
+    def __init__(self, *, threshold: int | None = None) -> None:
+        self._threshold = WORKER_THRESHOLD if threshold is None else threshold
+        self._inline = InlineParser()
+        self._worker: WorkerParser | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def for_fetch(self, new_messages: int) -> BatchParser:
+        """The worker for a large fetch on a machine with cores to spare, else inline."""
+        if self._worker is not None and self._worker.alive:
+            return self._worker
+        if new_messages >= self._threshold and (os.cpu_count() or 1) > 1:
+            try:
+                self._worker = WorkerParser()
+            except (OSError, RuntimeError) as exc:
+                logger.warning("cannot start a parsing worker (%s); parsing in this process", exc)
+            else:
+                return self._worker
+        return self._inline
+
+    def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+
+
+def _decode_part(data: bytes, part: TextPart | None, problems: list[str]) -> str:
+    if part is None or not data:
+        return ""
+    if part.charset and not _known_charset(part.charset):
+        problems.append(f"unknown charset {part.charset!r} in the text part; guessed UTF-8/Latin-1")
+    return decode_snippet(
+        data,
+        transfer_encoding=part.encoding,
+        charset=part.charset or None,
+        subtype=part.subtype,
+        limit=SNIPPET_LIMIT,
+    )
+
+
+def _known_charset(charset: str) -> bool:
+    try:
+        codecs.lookup(charset.strip())
+    except LookupError:
+        return False
+    return True
