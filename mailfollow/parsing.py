@@ -16,7 +16,8 @@ import logging
 import multiprocessing
 import os
 import traceback
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -99,6 +100,8 @@ def parse_batch(
 
 
 class PendingBatch(Protocol):
+    def done(self) -> bool: ...
+
     def result(self) -> list[ParsedFetch]: ...
 
 
@@ -113,6 +116,9 @@ class BatchParser(Protocol):
 @dataclass(frozen=True)
 class _Done:
     parsed: list[ParsedFetch]
+
+    def done(self) -> bool:
+        return True
 
     def result(self) -> list[ParsedFetch]:
         return self.parsed
@@ -183,12 +189,48 @@ class _InWorker:
     folder: str
     role: FolderRole
 
+    def done(self) -> bool:
+        return self.future.done()
+
     def result(self) -> list[ParsedFetch]:
         try:
             return self.future.result()
         except BrokenProcessPool as exc:  # the worker was killed or crashed
             self.owner._give_up(exc)
             return parse_batch(self.batch, self.folder, self.role)
+
+
+class ParseQueue:
+    """Batches parsed in fetch order and handed back in that order.
+
+    A batch goes to the worker when the worker is free, and is parsed in this
+    process when the worker is still busy with an earlier one: whichever side
+    is slower, both cores stay busy.
+    """
+
+    def __init__(self, parser: BatchParser, folder: str, role: FolderRole) -> None:
+        self._parser = parser
+        self._inline = InlineParser()
+        self._folder = folder
+        self._role = role
+        self._queue: deque[tuple[Sequence[int], PendingBatch]] = deque()
+
+    def put(self, key: Sequence[int], batch: Sequence[FetchedMessage]) -> None:
+        worker_busy = any(not pending.done() for _, pending in self._queue)
+        parser = self._inline if worker_busy else self._parser
+        self._queue.append((key, parser.submit(batch, self._folder, self._role)))
+
+    def ready(self) -> Iterator[tuple[Sequence[int], list[ParsedFetch]]]:
+        """The batches at the head of the queue that are parsed."""
+        while self._queue and self._queue[0][1].done():
+            key, pending = self._queue.popleft()
+            yield key, pending.result()
+
+    def rest(self) -> Iterator[tuple[Sequence[int], list[ParsedFetch]]]:
+        """Every batch left, waiting for the worker where needed."""
+        while self._queue:
+            key, pending = self._queue.popleft()
+            yield key, pending.result()
 
 
 class Parsers:

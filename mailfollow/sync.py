@@ -51,7 +51,7 @@ from mailfollow.adapters.mailbox import (
 )
 from mailfollow.adapters.store import FolderState, Store
 from mailfollow.model import FolderRole, Message
-from mailfollow.parsing import ParsedFetch, Parsers, PendingBatch
+from mailfollow.parsing import ParsedFetch, ParseQueue, Parsers
 from mailfollow.progress import ProgressSink
 
 if TYPE_CHECKING:
@@ -529,27 +529,25 @@ class _FolderSync:
         return self.role is FolderRole.DRAFTS
 
     def _fetch_new(self, state: FolderState, uids: list[int]) -> FolderState:
-        """Fetch, parse and store ``uids`` batch by batch; each batch is parsed
-        (maybe in a worker process) while the next one is being fetched."""
+        """Fetch, parse and store ``uids`` batch by batch, in UID order; batches
+        are parsed (maybe in a worker process) while the next ones are fetched."""
         if not uids:
             return state
         self._announce(uids)
         groups = list(batches(uids, self.session.settings.batch_size))
-        parser = self.parsers.for_fetch(len(uids))
-        waiting: tuple[Sequence[int], PendingBatch] | None = None
+        queue = ParseQueue(self.parsers.for_fetch(len(uids)), self.name, self.role)
         try:
             fetches = self.session.fetch_message_batches(uids)
             for batch, messages in zip(groups, fetches, strict=True):
-                pending = parser.submit(messages, self.name, self.role)
-                if waiting is not None:
-                    state = self._store_parsed(state, *waiting)
-                waiting = (batch, pending)
+                queue.put(batch, messages)
+                for done, parsed in queue.ready():
+                    state = self._store_parsed(state, done, parsed)
         except errors.MailboxError:
-            if waiting is not None:  # keep what arrived before the failure
-                self._store_parsed(state, *waiting)
+            for done, parsed in queue.rest():  # keep what arrived before the failure
+                state = self._store_parsed(state, done, parsed)
             raise
-        if waiting is not None:
-            state = self._store_parsed(state, *waiting)
+        for done, parsed in queue.rest():
+            state = self._store_parsed(state, done, parsed)
         logger.info(
             "folder %s: fetched %d message(s), %d new",
             self.name,
@@ -559,10 +557,10 @@ class _FolderSync:
         return state
 
     def _store_parsed(
-        self, state: FolderState, batch: Sequence[int], pending: PendingBatch
+        self, state: FolderState, batch: Sequence[int], parsed_batch: Sequence[ParsedFetch]
     ) -> FolderState:
         items = []
-        for parsed in pending.result():
+        for parsed in parsed_batch:
             if parsed.message is None:
                 logger.error(
                     "folder %s UID %d: could not parse the message\n%s",
