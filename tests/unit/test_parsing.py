@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import runpy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import pytest
 
 from mailfollow.adapters.mailbox import FetchedMessage
 from mailfollow.model import FolderRole
@@ -85,3 +88,12 @@ def test_the_rest_waits_for_every_batch_in_order() -> None:
     worker.held[0].finished = True
 
     assert [key for key, _ in queue.rest()] == [[1], [2]]
+
+
+def test_starting_a_worker_from_python_m_mailfollow_does_not_rerun_the_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # "spawn" runs the parent's main module again in the worker under this name.
+    runpy.run_module("mailfollow.__main__", run_name="__mp_main__")
+
+    assert capsys.readouterr() == ("", "")
