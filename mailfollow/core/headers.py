@@ -11,10 +11,13 @@ Two entry points share one builder:
   ``BODY.PEEK[HEADER.FIELDS (FETCH_HEADER_FIELDS)]`` plus a snippet it decoded
   itself with ``decode_snippet``.
 
-``parse_message`` runs the stdlib parser with the ``compat32`` policy: it
-never raises on broken headers (the ``default`` policy raises on some when a
+``parse_message`` reads with the stdlib's ``compat32`` policy: it never
+raises on broken headers (the ``default`` policy raises on some when a
 header is read), and ``raw_items()`` gives the undecoded values, which are
-decoded here with a lenient RFC 2047 decoder. ``parse_header_block`` is on
+decoded here with a lenient RFC 2047 decoder. A well-formed message is split
+into its parts here (``_read_simple_message``, the same tree the stdlib's
+feed parser builds, several times faster); anything unusual is left to the
+stdlib parser. HTML becomes text with ``core.html_text``. ``parse_header_block`` is on
 the sync's hot path, so it splits the block itself, with exactly the rules of
 compat32's header parser (same fields, values and defects), and keeps only
 the fields a Message needs. Addresses are split on the raw value and only the
@@ -35,6 +38,7 @@ import binascii
 import codecs
 import functools
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -43,8 +47,9 @@ from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
-from html.parser import HTMLParser
+from typing import Any
 
+from mailfollow.core.html_text import html_lines, html_to_text
 from mailfollow.model import Address, FolderRole, Message
 
 # Header fields the classifier reads, kept in Message.headers (lower-case names).
@@ -121,14 +126,14 @@ _ANGLE_TOKEN = re.compile(r"<([^<>]*)>")
 _WHITESPACE = re.compile(r"\s+")
 _SPACE = re.compile(r"\s")  # what str.isspace() says of one character
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u034f\u00ad]")
-_BLANK_LINES = re.compile(r"\n{3,}")
+_INVISIBLE_CHARACTERS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u034f", "\u00ad")
+_BLANK_LINES = re.compile("\n\n\n+")  # a literal start: much faster to find than \n{3,}
 _REPORT_FIELD = re.compile(r"(?im)^[ \t]*(action|status)[ \t]*:[ \t]*([^\s;(]+)")
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # 8-bit bytes kept by surrogateescape
-# Horizontal whitespace that changes when collapsed to one space; a cheap test for it.
-_SPACE_TO_COLLAPSE = re.compile(r"[ \t\f\v\u00a0\u2007\u202f]{2,}|[\t\f\v\u00a0\u2007\u202f]")
-_ASCII_SPACING = re.compile(r"[\t\f\v]")
-_TAG = re.compile(r"<[^>]*>")
+# Horizontal spacing that tidy_text collapses with spaces into one space.
+_ASCII_SPACING = ("\t", "\f", "\v")
+_SPACING = (*_ASCII_SPACING, "\u00a0", "\u2007", "\u202f")
+_SPACE_RUN = re.compile("  +")
 _MARKED_SECTION_NAME = re.compile(r"[a-zA-Z][-_.a-zA-Z0-9]*")  # _markupbase's name token
 _MARKED_SECTION_KEYWORDS = frozenset(
     {"temp", "cdata", "ignore", "include", "rcdata", "if", "else", "endif"}
@@ -152,7 +157,9 @@ def parse_message(
     raw = bytes(raw)
     problems: list[str] = []
     try:
-        parsed = message_from_bytes(raw, policy=compat32)
+        parsed = _read_simple_message(raw) or message_from_bytes(
+            raw, _IndexedMessage, policy=compat32
+        )
     except (ValueError, TypeError, IndexError, LookupError, UnicodeError) as exc:
         problems.append(f"message could not be parsed ({type(exc).__name__}); headers only")
         parsed = _parse_headers_only(raw)
@@ -193,7 +200,7 @@ def parse_header_block(
     header_bytes = bytes(header_bytes)
     items, defects = split_header_block(header_bytes)
     fields = _kept_fields(items)
-    content_type = _content_type_from(items)
+    content_type = _content_type_from(items, fields)
     types = tuple(part_types) or (content_type,)
     return _build_message(
         fields,
@@ -318,36 +325,31 @@ def decode_header_text(value: str) -> str:
     return "".join(pieces)
 
 
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML document; quoted blocks get a ``> `` prefix."""
-    parser = _HtmlText()
-    try:
-        parser.feed(markup)
-        parser.close()
-    except (AssertionError, ValueError, IndexError):
-        return _TAG.sub(" ", markup)
-    return parser.text()
-
-
 def _html_text_for(markup: str, limit: int) -> str:
     """Text of ``markup`` whose tidied form starts like ``tidy_text(html_to_text(markup))``
     for at least ``limit`` characters (all of it when it is shorter).
 
-    Parsing stops once the finished lines hold enough text: lines are never
+    Reading stops once the finished lines hold enough text: lines are never
     changed once the next one starts, and tidying a text's first lines gives
-    the start of tidying the whole. Only a marked section html.parser cannot
-    read ("<![foo") makes it raise, and the fallback text differs, so a
-    document with one of those is read whole.
+    the start of tidying the whole. Only a marked section the reader cannot
+    read ("<![foo") makes it fall back to the whole page's text with the
+    tags removed, so a document with one of those is read whole.
     """
     if _has_unreadable_marked_section(markup):
         return html_to_text(markup)
-    parser = _HtmlText(enough=limit)
-    try:
-        parser.feed(markup)
-        parser.close()
-    except _StopParsingError:
-        return parser.finished_text()
-    return parser.text()
+    lines: list[str] = []
+    chars = 0  # of the lines so far, untidied: tidying never lengthens text
+    next_check = limit
+    for line in html_lines(markup):
+        lines.append(line)
+        chars += len(line) + 1
+        if chars < next_check:
+            continue
+        tidied = len(tidy_text("\n".join(lines)))
+        if tidied >= limit:
+            break
+        next_check = chars + max(limit - tidied, 64)
+    return "\n".join(lines)
 
 
 def _has_unreadable_marked_section(markup: str) -> bool:
@@ -361,14 +363,27 @@ def _has_unreadable_marked_section(markup: str) -> bool:
 
 
 def tidy_text(text: str) -> str:
-    """Collapse horizontal whitespace, drop invisible characters, keep line breaks."""
+    """Collapse horizontal whitespace, drop invisible characters, keep line breaks.
+
+    Each step first checks with ``in`` whether it has anything to do: this
+    runs on every snippet, and most have no invisible characters or tabs.
+    """
     if not text.isascii():  # first, so "\r<zero-width space>\n" stays one line break
-        text = _INVISIBLE.sub("", text)
+        for invisible in _INVISIBLE_CHARACTERS:
+            if invisible in text:
+                text = text.replace(invisible, "")
     if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.isascii() or "  " in text or _ASCII_SPACING.search(text):
-        text = _SPACE_TO_COLLAPSE.sub(" ", text)  # each line's, as the pattern has no \n
-    text = "\n".join(line.strip() for line in text.split("\n"))
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            text = text.replace("\r", "\n")
+    # Every run of horizontal spacing becomes one space: first each spacing character
+    # becomes a space, then runs of spaces become one (the same runs, as none is \n).
+    for spacing in _ASCII_SPACING if text.isascii() else _SPACING:
+        if spacing in text:
+            text = text.replace(spacing, " ")
+    if "  " in text:
+        text = _SPACE_RUN.sub(" ", text)
+    text = "\n".join([line.strip() for line in text.split("\n")])
     if "\n\n\n" in text:
         text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
@@ -380,9 +395,10 @@ def _tidy_start(text: str, limit: int) -> str:
     Tidying the lines before a line break gives the start of tidying the
     whole text (lines are tidied on their own, and runs of blank lines and
     the ends are trimmed the same way), so the first lines are enough once
-    they tidy to ``limit`` characters.
+    they tidy to ``limit`` characters. Tidying rarely removes a fifth of
+    real text, so the first try takes a quarter more than ``limit``.
     """
-    cut = 2 * limit
+    cut = limit + limit // 4
     while cut < len(text):
         line_end = text.find("\n", cut)
         if line_end < 0:
@@ -445,6 +461,14 @@ def _decode_word(encoding: str, text: str) -> bytes:
         return raw
 
 
+_NOT_BASE64 = bytes(
+    sorted(
+        set(range(256)) - set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+    )
+)
+_HEX_DIGITS = frozenset(bytes([digit]) for digit in b"0123456789ABCDEFabcdef")
+
+
 def _flush_words(pending: list[tuple[str, bytes]], pieces: list[str]) -> None:
     pieces.extend(decode_bytes(data, charset) for charset, data in pending)
     pending.clear()
@@ -452,128 +476,22 @@ def _flush_words(pending: list[tuple[str, bytes]], pieces: list[str]) -> None:
 
 def _undo_transfer_encoding(data: bytes, encoding: str) -> bytes:
     if encoding == "base64":
-        compact = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        compact = data.translate(None, _NOT_BASE64)  # line breaks, padding, junk
         compact = compact[: len(compact) - len(compact) % 4]  # a cut may leave a partial quad
         try:
             return binascii.a2b_base64(compact)
         except (binascii.Error, ValueError):
             return b""
     if encoding == "quoted-printable":
-        data = re.sub(rb"=[0-9A-Fa-f]?\Z", b"", data)  # a cut inside an escape
+        if data.endswith(b"="):  # a cut inside an escape
+            data = data[:-1]
+        elif data[-2:-1] == b"=" and data[-1:] in _HEX_DIGITS:
+            data = data[:-2]
         try:
             return binascii.a2b_qp(data)
         except (binascii.Error, ValueError):
             return data
     return data  # 7bit, 8bit, binary and unknown labels: take the bytes as they are
-
-
-class _StopParsingError(Exception):
-    """Raised inside the HTML parser to stop it once the text needed is there."""
-
-
-class _HtmlText(HTMLParser):
-    """Collects visible text; block tags break lines, blockquotes mark quotes.
-
-    With ``enough``, parsing stops (``_StopParsingError``) as soon as the finished
-    lines, tidied, hold that many characters.
-    """
-
-    _SKIP = frozenset({"script", "style", "head", "title", "noscript", "template", "svg"})
-    _BLOCK = frozenset(
-        {
-            "p", "div", "br", "tr", "li", "ul", "ol", "table", "blockquote", "hr", "pre",
-            "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer",
-            "dd", "dt", "dl", "address", "center", "form", "fieldset", "td",
-        }
-    )  # fmt: skip
-    _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base"})
-
-    def __init__(self, *, enough: int | None = None) -> None:
-        super().__init__(convert_charrefs=True)
-        self._lines: list[tuple[int, list[str]]] = [(0, [])]
-        self._stack: list[tuple[str, bool, bool]] = []  # (tag, is_quote, is_skip)
-        self._quote = 0
-        self._skip = 0
-        self._enough = enough
-        self._finished: list[str] = []  # rendered lines that can no longer change
-        self._finished_chars = 0
-        self._next_check = enough or 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._BLOCK:
-            self._new_line()
-        if tag in self._VOID:
-            return
-        is_quote = tag == "blockquote" or "gmail_quote" in _class_attribute(attrs)
-        is_skip = tag in self._SKIP
-        self._stack.append((tag, is_quote, is_skip))
-        self._quote += is_quote
-        self._skip += is_skip
-        if is_quote:
-            self._new_line()
-
-    def handle_endtag(self, tag: str) -> None:
-        for index in range(len(self._stack) - 1, -1, -1):
-            if self._stack[index][0] == tag:
-                for _, is_quote, is_skip in self._stack[index:]:
-                    self._quote -= is_quote
-                    self._skip -= is_skip
-                del self._stack[index:]
-                break
-        if tag in self._BLOCK:
-            self._new_line()
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self._lines[-1][1].append(data.replace("\n", " "))
-
-    def _new_line(self) -> None:
-        if self._lines[-1][1]:
-            self._finish(self._lines[-1])
-            self._lines.append((self._quote, []))
-        else:
-            self._lines[-1] = (self._quote, [])
-
-    def _finish(self, line: tuple[int, list[str]]) -> None:
-        """Note a finished line; stop once the finished text is long enough.
-
-        Tidying never lengthens text, so the tidied length is only measured
-        when the raw length could have reached ``enough``.
-        """
-        if self._enough is None:
-            return
-        rendered = _render_line(*line)
-        self._finished.append(rendered)
-        self._finished_chars += len(rendered) + 1
-        if self._finished_chars < self._next_check:
-            return
-        tidied = len(tidy_text(self.finished_text()))
-        if tidied >= self._enough:
-            raise _StopParsingError
-        self._next_check = self._finished_chars + max(self._enough - tidied, 64)
-
-    def finished_text(self) -> str:
-        """The lines finished so far (all but the one being filled)."""
-        return "\n".join(self._finished)
-
-    def text(self) -> str:
-        return "\n".join(_render_line(depth, chunks) for depth, chunks in self._lines)
-
-    def updatepos(self, i: int, j: int) -> int:
-        return j  # the base class counts lines for getpos(), which nothing here reads
-
-
-def _class_attribute(attrs: list[tuple[str, str | None]]) -> str:
-    """The class attribute's value; the last one wins, as in a dict of the attributes."""
-    for name, value in reversed(attrs):
-        if name == "class":
-            return value or ""
-    return ""
-
-
-def _render_line(depth: int, chunks: list[str]) -> str:
-    line = "".join(chunks).strip()
-    return ("> " * depth + line) if depth and line else line
 
 
 # --------------------------------------------------------------------------- MIME walk
@@ -718,9 +636,17 @@ _ODD_LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e]")  # str.splitlines breaks
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 # A block of well-formed fields with CRLF line ends, up to its blank line (or the end),
 # and one of its fields as (name, value): what the line-by-line rules give for it.
-_CRLF_FIELD_TEXT = r"[\041-\071\073-\176]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n"
-_CRLF_BLOCK = re.compile(rf"(?:{_CRLF_FIELD_TEXT})*(?=\r\n|\Z)")
-_CRLF_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r\n")
+# (Possessive quantifiers: nothing could match another way, and they are faster.)
+_CRLF_FIELD_TEXT = r"[\041-\071\073-\176]++:[^\r\n]*+(?:\r\n[ \t][^\r\n]*+)*+\r\n"
+_CRLF_BLOCK = re.compile(rf"(?:{_CRLF_FIELD_TEXT})*+(?=\r\n|\Z)")
+_CRLF_FIELD = re.compile(r"([\041-\071\073-\176]++):[ \t]*+([^\r\n]*+(?:\r\n[ \t][^\r\n]*+)*+)\r\n")
+# The same with LF line ends (Maildir and mbox files), and the first line of a text.
+_LF_FIELD_TEXT = r"[\041-\071\073-\176]++:[^\r\n]*+(?:\n[ \t][^\r\n]*+)*+\n"
+_LF_BLOCK = re.compile(rf"(?:{_LF_FIELD_TEXT})*+(?=\n|\Z)")
+_LF_FIELD = re.compile(r"([\041-\071\073-\176]++):[ \t]*+([^\r\n]*+(?:\n[ \t][^\r\n]*+)*+)\n")
+_FIRST_LINE = re.compile(r"[^\r\n]*+(\r\n|\n)")
+_DELIMITER_TAIL = re.compile(r"(--)?[ \t]*+(\r\n|\r|\n|\Z)")  # after "--boundary"
+_MULTIPART_ENCODINGS = frozenset({"7bit", "8bit", "binary"})
 
 
 def split_header_block(data: bytes) -> tuple[list[tuple[str, str]], list[str]]:
@@ -788,6 +714,174 @@ def _source_field(lines: list[str]) -> tuple[str, str]:
     return name, value.rstrip("\r\n")
 
 
+class _IndexedMessage(EmailMessage):
+    """A compat32 message that finds a field by name in a dict, not by a scan.
+
+    parse_message asks every part for the same few fields many times (content
+    type, disposition, transfer encoding, and their parameters), and with the
+    dozens of fields of a real header those scans were its largest cost. The
+    parsers fill a message with ``set_raw`` and it is only read afterwards.
+    """
+
+    _first_fields: dict[str, tuple[str, Any]] | None = None  # lower-case name -> the first
+
+    def set_raw(self, name: str, value: Any) -> None:
+        self._first_fields = None
+        super().set_raw(name, value)
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        found = self._fields().get(name.lower())
+        return failobj if found is None else self.policy.header_fetch_parse(*found)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._fields()
+
+    def _fields(self) -> dict[str, tuple[str, Any]]:
+        if self._first_fields is None:
+            self._first_fields = {}
+            for name, value in self.raw_items():
+                self._first_fields.setdefault(name.lower(), (name, value))
+        return self._first_fields
+
+
+def _read_simple_message(raw: bytes) -> EmailMessage | None:
+    """``message_from_bytes(raw, policy=compat32)`` for a well-formed message, or
+    None for any other: the stdlib parser then reads it.
+
+    The stdlib's feed parser reads the whole text line by line and compiles a
+    regular expression for every multipart boundary, which costs more than
+    everything else parse_message does. Here the parts are found with
+    ``str.find`` instead. Well formed means: every header well formed, with
+    the line ends of the first line; each multipart body with a boundary, a
+    first and a close delimiter line and no empty part; no multipart/digest;
+    delivery reports as blocks of well-formed fields. Those are read exactly
+    as the feed parser reads them, except that preambles and epilogues are
+    not kept (nothing here reads them). An mbox "From " line at the top is
+    the envelope, as there.
+    """
+    text = raw.decode("ascii", "surrogateescape")
+    first = _FIRST_LINE.match(text)
+    if first is None:
+        return None
+    start, unixfrom = 0, None
+    if text.startswith("From "):
+        start, unixfrom = first.end(), text[: first.start(1)]
+    reader = _PartReader(text, first.group(1))
+    message = reader.part(start, len(text), depth=0, before_delimiter=False)
+    if message is not None and unixfrom is not None:
+        message.set_unixfrom(unixfrom)
+    return message
+
+
+class _PartReader:
+    """Reads the parts of one message's text for _read_simple_message."""
+
+    def __init__(self, text: str, newline: str) -> None:
+        self.text = text
+        self.newline = newline
+        self.block, self.field = (
+            (_CRLF_BLOCK, _CRLF_FIELD) if newline == "\r\n" else (_LF_BLOCK, _LF_FIELD)
+        )
+
+    def part(
+        self, start: int, end: int, *, depth: int, before_delimiter: bool
+    ) -> _IndexedMessage | None:
+        """The part in ``text[start:end]`` (header, blank line, body), or None.
+
+        ``before_delimiter``: a multipart delimiter line follows, and the line
+        break before it belongs to it, not to the body of the last part read
+        (this part, or the message enclosed in it).
+        """
+        part, body_start = self.header(start, end)
+        if part is None or depth > _MAX_DEPTH:
+            return None
+        content_type = part.get_content_type()
+        if content_type == "message/delivery-status":
+            return part if self.status_blocks(part, body_start, end) else None
+        if content_type.startswith("message/"):  # an enclosed message, parsed as one
+            enclosed = self.part(
+                body_start, end, depth=depth + 1, before_delimiter=before_delimiter
+            )
+            if enclosed is None:
+                return None
+            part.attach(enclosed)
+            return part
+        if content_type == "multipart/digest":  # its parts default to message/rfc822
+            return None
+        if content_type.startswith("multipart/"):
+            return part if self.subparts(part, body_start, end, depth) else None
+        if before_delimiter and self.text.startswith("\r\n", end - 2) and end - 2 >= body_start:
+            end -= 2
+        elif before_delimiter and end > body_start and self.text[end - 1] in "\r\n":
+            end -= 1
+        part.set_payload(self.text[body_start:end])
+        return part
+
+    def header(self, start: int, end: int) -> tuple[_IndexedMessage | None, int]:
+        """A part with the fields at ``start``, and where its body starts."""
+        block = self.block.match(self.text, start, end)
+        if block is None:
+            return None, end
+        part = _IndexedMessage(policy=compat32)
+        for name, value in self.field.findall(self.text, start, block.end()):
+            part.set_raw(name, value)
+        return part, min(block.end() + len(self.newline), end)
+
+    def subparts(self, part: _IndexedMessage, start: int, end: int, depth: int) -> bool:
+        boundary = part.get_boundary()
+        if boundary is None:
+            return False
+        encoding = str(part.get("content-transfer-encoding", "8bit")).lower()
+        if encoding not in _MULTIPART_ENCODINGS:
+            return False  # a defect the stdlib notes
+        delimiters = _delimiter_lines(self.text, "--" + boundary, start, end)
+        if delimiters is None or delimiters[0][2]:
+            return False
+        for (_, part_start, _), (next_start, _, _) in itertools.pairwise(delimiters):
+            if next_start == part_start:
+                return False  # two delimiter lines in a row: the stdlib skips the second
+            child = self.part(part_start, next_start, depth=depth + 1, before_delimiter=True)
+            if child is None:
+                return False
+            part.attach(child)
+        return True
+
+    def status_blocks(self, part: _IndexedMessage, start: int, end: int) -> bool:
+        """message/delivery-status: each block of fields up to a blank line is a part
+        with an empty body (the blank line between blocks belongs to neither)."""
+        position = start
+        while True:
+            block, body_start = self.header(position, end)
+            if block is None or block.get_content_type() != "text/plain":
+                return False
+            block.set_payload("")
+            part.attach(block)
+            if body_start >= end:
+                return True
+            position = body_start
+
+
+def _delimiter_lines(
+    text: str, separator: str, start: int, end: int
+) -> list[tuple[int, int, bool]] | None:
+    """(start, end, is the close delimiter) of each delimiter line in ``text[start:end]``
+    up to the close one, or None when there is none. A delimiter line is what the
+    feed parser's boundary expression matches: the separator at the start of a line
+    (after CR, LF or CRLF), "--" for the close one, spaces or tabs, the line end."""
+    found: list[tuple[int, int, bool]] = []
+    position = text.find(separator, start, end)
+    while position > 0:
+        if text[position - 1] in "\r\n":
+            tail = _DELIMITER_TAIL.match(text, position + len(separator), end)
+            if tail is not None and (tail.group(2) or end == len(text)):
+                closes = bool(tail.group(1))
+                found.append((position, tail.end(), closes))
+                if closes:
+                    return found
+        position = text.find(separator, position + 1, end)
+    return None
+
+
 def _parse_headers_only(data: bytes) -> EmailMessage:
     try:
         return BytesHeaderParser(policy=compat32).parsebytes(data)
@@ -810,16 +904,23 @@ def _kept_fields(items: Iterable[tuple[object, object]]) -> dict[str, list[str]]
         key = str(name).lower()  # parsed names hold no whitespace
         if key in _KEPT_FIELDS:
             text = value if type(value) is str and value.isascii() else _as_text(value)
-            values.setdefault(key, []).append(text)
+            found = values.get(key)
+            if found is None:
+                values[key] = [text]
+            else:
+                found.append(text)
     return values
 
 
-def _content_type_from(items: list[tuple[str, str]]) -> str:
-    """``get_content_type()`` of a compat32 message with these raw fields."""
-    value = next((v for name, v in items if name.lower() == "content-type"), None)
-    if value is None:
+def _content_type_from(items: list[tuple[str, str]], fields: dict[str, list[str]]) -> str:
+    """``get_content_type()`` of a compat32 message with these raw fields
+    (``fields``: their ``_kept_fields``, whose ASCII values are the raw ones)."""
+    values = fields.get("content-type")
+    if not values:
         return "text/plain"
+    value = values[0]
     if not value.isascii():  # compat32 reads 8-bit values through a Header: let it
+        value = next(v for name, v in items if name.lower() == "content-type")
         part = EmailMessage(policy=compat32)
         part.set_raw("Content-Type", value)
         return _content_type_of(part)
@@ -828,7 +929,15 @@ def _content_type_from(items: list[tuple[str, str]]) -> str:
 
 
 def _clean(value: str) -> str:
-    return _WHITESPACE.sub(" ", decode_header_text(value)).strip()[:_MAX_HEADER_CHARS]
+    if not _is_plain(value) or "=?" in value:  # folded, encoded or spaced out
+        value = _WHITESPACE.sub(" ", decode_header_text(value))
+    return value.strip()[:_MAX_HEADER_CHARS]
+
+
+def _is_plain(text: str) -> bool:
+    """No whitespace but single spaces: printable ASCII holds no other kind (a cheap
+    test that lets the whitespace regexes be skipped)."""
+    return text.isascii() and text.isprintable() and "  " not in text
 
 
 def _first(raw: dict[str, list[str]], name: str) -> str | None:
@@ -837,29 +946,54 @@ def _first(raw: dict[str, list[str]], name: str) -> str | None:
 
 
 def _addresses(values: list[str]) -> tuple[Address, ...]:
+    """The addresses of all the fields' values, each once, in order."""
+    if not values:
+        return ()
+    if len(values) == 1:
+        return _addresses_in(values[0])
     found: list[Address] = []
     for value in values:
-        if "\n" in value:
-            value = _FOLD.sub("", value)
-        pairs = simple_address_pairs(value)
-        if pairs is None:
-            pairs = _address_pairs(value)
-        if not any("@" in email for _, email in pairs) and "=?" in value:
-            pairs = _address_pairs(decode_header_text(value))  # encoded word hid the address
+        found.extend(address for address in _addresses_in(value) if address not in found)
+    return tuple(found)
+
+
+# The same To, From and Cc values come back in message after message (the user's own
+# address above all), so their reading is kept: it is a pure function of the text.
+@functools.lru_cache(maxsize=4096)
+def _addresses_in(value: str) -> tuple[Address, ...]:
+    if "\n" in value:
+        value = _FOLD.sub("", value)
+    found: list[Address] = []
+    pairs = simple_address_pairs(value)
+    if pairs is not None:  # each address is one word with an "@": nothing to tidy
         for name, email in pairs:
-            email = email.strip().strip("<>").strip()
-            if _SPACE.search(email):  # "Big Bug bb@bug.com": no angle brackets
-                bare = _BARE_ADDRESS.search(email)
-                name = name or (email[: bare.start()] if bare else "")
-                email = bare.group(0) if bare else ""
-            if not email:
-                continue
-            if name:
-                name = _WHITESPACE.sub(" ", decode_header_text(name)).strip()
-            address = Address(email.lower(), name)
+            address = Address(email.lower(), _clean_name(name) if name else "")
             if address not in found:
                 found.append(address)
+        return tuple(found)
+    pairs = _address_pairs(value)
+    if not any("@" in email for _, email in pairs) and "=?" in value:
+        pairs = _address_pairs(decode_header_text(value))  # encoded word hid the address
+    for name, email in pairs:
+        email = email.strip().strip("<>").strip()
+        if _SPACE.search(email):  # "Big Bug bb@bug.com": no angle brackets
+            bare = _BARE_ADDRESS.search(email)
+            name = name or (email[: bare.start()] if bare else "")
+            email = bare.group(0) if bare else ""
+        if not email:
+            continue
+        if name:
+            name = _clean_name(name)
+        address = Address(email.lower(), name)
+        if address not in found:
+            found.append(address)
     return tuple(found)
+
+
+def _clean_name(name: str) -> str:
+    if not _is_plain(name) or "=?" in name:
+        name = _WHITESPACE.sub(" ", decode_header_text(name))
+    return name.strip()
 
 
 def _address_pairs(value: str) -> list[tuple[str, str]]:
@@ -913,7 +1047,10 @@ def _simple_pair(match: re.Match[str]) -> tuple[str, str]:
     bare = match.group("bare")
     if bare is not None:
         return match.group("comment") or "", bare
-    words = _NAME_TOKEN.findall(match.group("name") or "")
+    name = match.group("name") or ""
+    if '"' not in name:  # words between spaces and tabs
+        return " ".join(name.split()), match.group("address")
+    words = _NAME_TOKEN.findall(name)
     name = " ".join(word[1:-1] if word.startswith('"') else word for word in words)
     return name, match.group("address")
 
@@ -921,17 +1058,27 @@ def _simple_pair(match: re.Match[str]) -> tuple[str, str]:
 def _message_id(values: list[str]) -> str:
     if not values:
         return ""
-    value = _FOLD.sub("", values[0])  # duplicates: the first one is the author's
+    value = values[0]  # duplicates: the first one is the author's
+    if "\n" in value:
+        value = _FOLD.sub("", value)
     token = _ANGLE_TOKEN.search(value)
     candidate = token.group(1) if token else value
-    return _WHITESPACE.sub("", candidate).strip("<>")
+    return _without_whitespace(candidate).strip("<>")
+
+
+def _without_whitespace(text: str) -> str:
+    return text if _is_plain(text) and " " not in text else _WHITESPACE.sub("", text)
 
 
 def _id_tokens(values: list[str]) -> tuple[str, ...]:
+    if not values:
+        return ()
     ids: list[str] = []
     for value in values:
-        for token in _ANGLE_TOKEN.findall(_FOLD.sub("", value)):
-            token = _WHITESPACE.sub("", token)
+        if "\n" in value:
+            value = _FOLD.sub("", value)
+        for token in _ANGLE_TOKEN.findall(value):
+            token = _without_whitespace(token)
             if token and token not in ids:
                 ids.append(token)
     return tuple(ids)
@@ -962,26 +1109,35 @@ def _plain_date(text: str) -> datetime | None:
     month = _MONTH_NUMBERS.get(month_name.lower())
     if month is None:
         return None
-    offset = int(zone)
-    seconds = (1 if offset > 0 else -1) * ((abs(offset) // 100) * 3600 + (abs(offset) % 100) * 60)
     try:
         fields = (int(year), month, int(day), int(hour), int(minute), int(second or 0))
-        if offset == 0 and zone.startswith("-"):  # "-0000": UTC, local zone unknown
-            return datetime(*fields, tzinfo=UTC)  # as _parse_date makes of the naive one
-        return datetime(*fields, tzinfo=timezone(timedelta(seconds=seconds)))
+        return datetime(*fields, tzinfo=_zone(zone))
     except (ValueError, OverflowError):
         return None
+
+
+@functools.lru_cache(maxsize=128)
+def _zone(zone: str) -> timezone:
+    """ "+0100" -> its timezone; "-0000" (UTC, local zone unknown) -> UTC, as
+    _parse_date makes of the naive datetime the stdlib gives for it."""
+    offset = int(zone)
+    if offset == 0 and zone.startswith("-"):
+        return UTC
+    seconds = (1 if offset > 0 else -1) * ((abs(offset) // 100) * 3600 + (abs(offset) % 100) * 60)
+    return timezone(timedelta(seconds=seconds))
 
 
 def _parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
-    text = _WHITESPACE.sub(" ", _FOLD.sub("", value)).strip()
-    plain = _plain_date(text)
-    candidates: Iterator[datetime | None] = (
-        iter((plain,)) if plain is not None else _parsed_dates(text)
-    )
-    for parsed in candidates:
+    text = _FOLD.sub("", value) if "\n" in value else value
+    if not _is_plain(text):
+        text = _WHITESPACE.sub(" ", text)
+    text = text.strip()
+    plain = _plain_date(text)  # aware
+    if plain is not None:
+        return plain if _MIN_YEAR <= plain.year <= _MAX_YEAR else None
+    for parsed in _parsed_dates(text):
         if parsed is None:
             continue
         if parsed.tzinfo is None:  # "-0000": UTC, local zone unknown (RFC 5322 3.3)
@@ -1023,16 +1179,18 @@ def _synthetic_id(raw: dict[str, list[str]], extra: bytes) -> str:
     return f"mf-{digest.hexdigest()}@{_SYNTHETIC_DOMAIN}"
 
 
-_KEPT_HEADER_NAMES = tuple(field.lower() for field in CLASSIFICATION_HEADERS)
+_KEPT_HEADER_ORDER = {field.lower(): rank for rank, field in enumerate(CLASSIFICATION_HEADERS)}
 
 
 def _kept_headers(raw: dict[str, list[str]]) -> dict[str, str]:
+    """The classification headers present, in CLASSIFICATION_HEADERS order."""
+    present = [name for name in raw if name in _KEPT_HEADER_ORDER]
+    present.sort(key=_KEPT_HEADER_ORDER.__getitem__)
     kept = {}
-    for name in _KEPT_HEADER_NAMES:
-        values = raw.get(name)
-        if values:
-            joined = ", ".join(_clean(v) for v in values) if name == "x-failed-recipients" else ""
-            kept[name] = joined or _clean(values[0])
+    for name in present:
+        values = raw[name]
+        joined = ", ".join(_clean(v) for v in values) if name == "x-failed-recipients" else ""
+        kept[name] = joined or _clean(values[0])
     return kept
 
 

@@ -6,6 +6,8 @@ import base64
 import quopri
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from email import message_from_bytes
+from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
@@ -14,11 +16,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from mailfollow.core import headers as headers_module
 from mailfollow.core.headers import (
     EPOCH,
     FETCH_HEADER_FIELDS,
     _html_text_for,
     _plain_date,
+    _read_simple_message,
+    _undo_transfer_encoding,
     decode_header_text,
     decode_snippet,
     html_to_text,
@@ -733,3 +738,135 @@ def test_a_page_the_html_parser_cannot_read_is_read_whole_as_before() -> None:
     markup = "<p>" + "text " * 400 + "</p><![bogus section]> tail <b>x</b>"
     assert _html_text_for(markup, 50) == html_to_text(markup)  # the plain tag-stripping fallback
     assert "<" not in html_to_text(markup)
+
+
+# --------------------------------------------------------------------------- own MIME reading
+
+
+def stdlib_parse_message(raw: bytes, monkeypatch: pytest.MonkeyPatch, **options: int) -> object:
+    """parse_message with every message left to the stdlib parser."""
+    with monkeypatch.context() as patched:
+        patched.setattr(headers_module, "_read_simple_message", lambda raw: None)
+        return parse_message(raw, **options)
+
+
+def message_state(message: EmailMessage) -> tuple[object, ...]:
+    """All a parsed message holds, but preamble and epilogue (which are not kept)."""
+    payload = message._payload  # type: ignore[attr-defined]
+    parts = [message_state(part) for part in payload] if isinstance(payload, list) else payload
+    return (
+        message.raw_items() and list(message.raw_items()),
+        parts,
+        message.get_unixfrom(),
+        [type(defect).__name__ for defect in message.defects],
+        message.get_default_type(),
+        message.get_charset(),
+    )
+
+
+field_values = st.sampled_from(
+    ["a@b.example", "=?utf-8?q?caf=C3=A9?=", "x\t y", "", "  spaced  ", "b\xe9", "v; name=a.txt"]
+)
+
+
+@st.composite
+def mime_parts(draw: st.DrawFn, depth: int = 0) -> list[str]:
+    """The lines of a MIME part (without line ends), sometimes slightly malformed."""
+    kinds = ["text", "html", "attachment", "report"] + (
+        ["multipart", "rfc822"] if depth < 3 else []
+    )
+    kind = draw(st.sampled_from(kinds))
+    lines = [f"X-Field-{depth}: {draw(field_values)}"] if draw(st.booleans()) else []
+    if draw(st.integers(0, 30)) == 0:
+        lines.append(draw(st.sampled_from(["Bad Line", " continued", ":no name", "From x"])))
+    body = draw(st.lists(st.sampled_from(["Hi", "--", "", "a=3D", "caf\xe9", " x "]), max_size=4))
+    if kind == "multipart":
+        boundary = draw(st.sampled_from(["B1", "=_b 2", "b3"])) + str(depth)
+        lines += [f'Content-Type: multipart/mixed; boundary="{boundary}"', "", *body]
+        for _ in range(draw(st.integers(0, 3))):
+            lines += [f"--{boundary}" + draw(st.sampled_from(["", " ", "\t"]))]
+            lines += draw(mime_parts(depth + 1))
+        if draw(st.integers(0, 10)):
+            lines += [f"--{boundary}--", *body]
+        return lines
+    if kind == "rfc822":
+        return [*lines, "Content-Type: message/rfc822", "", *draw(mime_parts(depth + 1))]
+    if kind == "report":
+        blocks = ["Reporting-MTA: dns; mx.example", "", "Action: failed", "Status: 5.1.1"]
+        return [*lines, "Content-Type: message/delivery-status", "", *blocks, *body[:1]]
+    content_type = {"text": "text/plain", "html": "text/html", "attachment": "text/plain"}[kind]
+    lines.append(f"Content-Type: {content_type}; charset=utf-8")
+    if kind == "attachment":
+        lines.append('Content-Disposition: attachment; filename="a.txt"')
+    return [*lines, "", *body]
+
+
+@st.composite
+def raw_mime_messages(draw: st.DrawFn) -> bytes:
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = ["From: a@b.example", "Subject: test", *draw(mime_parts())]
+    if draw(st.booleans()):
+        lines.insert(0, "From a@b.example Mon Jan  1 00:00:00 2026")
+    text = newline.join(lines) + draw(st.sampled_from(["", newline]))
+    if draw(st.integers(0, 8)) == 0:  # a line end of the other kind somewhere
+        other = "\r\n" if newline == "\n" else "\n"
+        cut = draw(st.integers(0, len(text)))
+        text = text[:cut] + other + text[cut:]
+    return text.encode("utf-8", "surrogateescape")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_mime_messages())
+def test_a_message_read_without_the_stdlib_parser_is_what_that_parser_makes_of_it(
+    raw: bytes,
+) -> None:
+    read = _read_simple_message(raw)
+    if read is not None:
+        assert message_state(read) == message_state(message_from_bytes(raw, policy=compat32))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_mime_messages(), st.sampled_from([600, 40]))
+def test_parse_message_gives_what_it_gave_with_the_stdlib_parser_alone(
+    raw: bytes, limit: int
+) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        expected = stdlib_parse_message(raw, monkeypatch, snippet_limit=limit)
+    assert parse_message(raw, snippet_limit=limit) == expected
+
+
+def test_well_formed_multipart_mail_is_read_without_the_stdlib_parser() -> None:
+    read = _read_simple_message(MULTIPART.encode())
+    assert read is not None
+    assert [part.get_content_type() for part in read.walk()][:2] == [
+        "multipart/mixed",
+        "multipart/alternative",
+    ]
+
+
+def test_malformed_mail_is_left_to_the_stdlib_parser() -> None:
+    no_close = b"Content-Type: multipart/mixed; boundary=X\n\n--X\n\nbody\n"
+    mixed_line_ends = b"From: a@b.example\r\nTo: c@d.example\nSubject: x\r\n\r\nbody"
+    assert _read_simple_message(no_close) is None
+    assert _read_simple_message(mixed_line_ends) is None
+
+
+def old_undo_transfer_encoding(data: bytes, encoding: str) -> bytes:
+    """The transfer decoding as first written, with regular expressions."""
+    if encoding == "base64":
+        compact = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        compact = compact[: len(compact) - len(compact) % 4]
+        return base64.b64decode(compact)
+    data = re.sub(rb"=[0-9A-Fa-f]?\Z", b"", data)
+    return quopri.decodestring(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b"=")), st.booleans())
+@example(b"caf=C3=A", False)
+@example(b"SGVsbG8gd29y\r\nbGQ=", True)
+def test_a_cut_body_part_decodes_as_the_regular_expressions_decoded_it(
+    data: bytes, is_base64: bool
+) -> None:
+    encoding = "base64" if is_base64 else "quoted-printable"
+    assert _undo_transfer_encoding(data, encoding) == old_undo_transfer_encoding(data, encoding)
