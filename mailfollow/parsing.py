@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 
 SNIPPET_LIMIT = 600
 # Below this many new messages in a folder a worker process is not worth its
-# start-up (about 0.2 s to start Python and import the parser).
-WORKER_THRESHOLD = 3000
+# start-up (about 0.2 s of CPU to start Python and import the parser).
+WORKER_THRESHOLD = 2000
 
 
 @dataclass(frozen=True)

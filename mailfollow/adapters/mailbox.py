@@ -72,7 +72,7 @@ logger = logging.getLogger(__name__)
 
 Security = Literal["tls", "starttls", "none"]
 
-DEFAULT_BATCH_SIZE = 2000  # UIDs per FETCH; Dovecot's command line stops at 64 KiB
+DEFAULT_BATCH_SIZE = 500  # UIDs per FETCH: small enough to pipeline, large enough to batch
 SNIPPET_BYTES = 4096  # of the first text part, enough for ~600 decoded characters
 _MAX_PARTS = 500  # BODYSTRUCTURE parts looked at, as core.headers does
 _MAX_DEPTH = 20
@@ -1194,6 +1194,8 @@ def _params(value: Any) -> dict[str, str]:
     raw: dict[str, str] = {}
     for index in range(0, len(value) - 1, 2):
         raw[_text(value[index]).lower()] = _text(value[index + 1])
+    if not any("*" in key for key in raw) and not any("=?" in text for text in raw.values()):
+        return raw  # the common case: nothing encoded, nothing split
     return {name: _decode_param(name, raw) for name in {_param_base(k) for k in raw}}
 
 
