@@ -15,7 +15,10 @@ Per folder the store keeps (UIDVALIDITY, last UID, HIGHESTMODSEQ). A poll:
      ``UID SEARCH ALL`` (and, for Drafts, the flags) without either;
    - fetches the new UIDs in batches, saving the folder position with each
      batch in the same transaction, so an interrupted scan resumes exactly
-     where it stopped.
+     where it stopped. The fetches are pipelined, and while one batch is
+     parsed (in a worker process when a folder brings thousands of messages,
+     see `parsing`) the next is already being fetched; batches are stored in
+     UID order all the same.
 
 `sync_mailbox` wraps this in retries: a dropped connection, a timeout or a
 restarting server is retried with exponential backoff and jitter, resuming

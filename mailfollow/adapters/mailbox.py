@@ -11,13 +11,14 @@ or XOAUTH2, finds folders and fetches exactly what mailfollow needs:
 Everything is fetched with ``BODY.PEEK`` from folders opened read-only
 (EXAMINE), so a scan never marks mail read.
 
-Bulk FETCH responses are parsed here by a small tokenizer
-(`parse_fetch_response`) rather than by imapclient's general parser, which
-would be the bottleneck of a first sync; imapclient still does the
-connection, authentication and every other command. imapclient has no public
-way to send such a FETCH (nor ``1:*`` with CHANGEDSINCE, nor LIST-STATUS), so
-`_uid_fetch`, `list_folders` and `_count_commands` use the imaplib connection
-it wraps (``IMAPClient._imap``): check them when upgrading imapclient.
+FETCH responses are parsed by a small tokenizer (`imap_fetch`) rather than
+by imapclient's general parser, which would be the bottleneck of a first
+sync, and the bulk fetches of new messages are pipelined (`imap_fetch.FetchPipe`);
+imapclient still does the connection, authentication and every other
+command. imapclient has no public way to send such a FETCH (nor ``1:*`` with
+CHANGEDSINCE, nor LIST-STATUS), so `_uid_fetch`, `_pipe`, `list_folders` and
+`_count_commands` use the imaplib connection it wraps (``IMAPClient._imap``):
+check them when upgrading imapclient.
 
 A session can be kept open between polls (the daemon): `wait_for_changes`
 IDLEs on a folder until the server reports a change.
