@@ -17,6 +17,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,6 +53,10 @@ class Calendar:
     holidays: frozenset[str] = frozenset()
     quiet_hours: QuietHours | None = None
 
+    def __post_init__(self) -> None:
+        # Hashable, for the day caches below (a frozenset passes through as it is).
+        object.__setattr__(self, "holidays", frozenset(self.holidays))
+
     @classmethod
     def from_settings(cls, settings: PolicySettings) -> Calendar:
         return cls(
@@ -68,17 +73,13 @@ class Calendar:
     def is_business_day(self, day: date) -> bool:
         if not self.business_days_only:
             return True
-        return day.weekday() not in _WEEKEND and day.isoformat() not in self.holidays
+        return _is_business_day(day, self.holidays)
 
     def business_day_after(self, day: date) -> date:
         """The first business day strictly after ``day``."""
-        candidate = day + timedelta(days=1)
-        # At most len(holidays) listed days plus two weekends can be in the way.
-        for _ in range(len(self.holidays) + 15):
-            if self.is_business_day(candidate):
-                return candidate
-            candidate += timedelta(days=1)
-        raise ValueError(f"no business day found after {day.isoformat()}")
+        if not self.business_days_only:
+            return day + timedelta(days=1)  # every day is one
+        return _business_day_after(day, self.holidays)
 
     def add_threshold(self, start: datetime, span: timedelta) -> datetime:
         """``start`` plus ``span``, whole days counted as business days when configured.
@@ -92,9 +93,10 @@ class Calendar:
         if not self.business_days_only:
             return (start + span).astimezone(UTC)
         current = self.local(start)
-        for _ in range(span.days):
-            next_day = self.business_day_after(current.date())
-            current = datetime.combine(next_day, current.time(), tzinfo=self.zone)
+        if span.days:
+            # Each step keeps the wall-clock time (and fold), so only the day moves.
+            day = _business_days_after(current.date(), span.days, self.holidays)
+            current = datetime.combine(day, current.time(), tzinfo=self.zone)
         remainder = span - timedelta(days=span.days)
         return (current + remainder).astimezone(UTC)
 
@@ -146,3 +148,38 @@ class Calendar:
             else:
                 return current
         raise ValueError(f"quiet hours and days off leave no time to schedule after {when}")
+
+
+# The policy asks the same few hundred days again and again (every conversation's
+# threshold and scheduling); the answers depend on nothing else, so they are kept.
+_DAY_CACHE_SIZE = 8192
+
+
+def _is_business_day(day: date, holidays: frozenset[str]) -> bool:
+    """Monday to Friday and not listed (with ``business_days_only``)."""
+    return day.weekday() not in _WEEKEND and not (holidays and day.isoformat() in holidays)
+
+
+@functools.lru_cache(maxsize=_DAY_CACHE_SIZE)
+def _business_day_after(day: date, holidays: frozenset[str]) -> date:
+    candidate = day + timedelta(days=1)
+    # At most len(holidays) listed days plus two weekends can be in the way.
+    for _ in range(len(holidays) + 15):
+        if _is_business_day(candidate, holidays):
+            return candidate
+        candidate += timedelta(days=1)
+    raise ValueError(f"no business day found after {day.isoformat()}")
+
+
+@functools.lru_cache(maxsize=_DAY_CACHE_SIZE)
+def _business_days_after(day: date, count: int, holidays: frozenset[str]) -> date:
+    """The business day ``count`` business days after ``day``."""
+    for _ in range(count):
+        day = _business_day_after(day, holidays)
+    return day
+
+
+@functools.lru_cache(maxsize=_DAY_CACHE_SIZE)
+def day_label(day: date) -> str:
+    """``day`` as "Mon 2026-06-15" (``strftime("%a %Y-%m-%d")``), for reasons."""
+    return day.strftime("%a %Y-%m-%d")

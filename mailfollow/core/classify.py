@@ -35,18 +35,21 @@ decide which of the user's own messages start a conversation.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from typing import Any, Generic, TypeVar, overload
 
 from mailfollow.core.signals import (
     PhraseHit,
     PhraseTable,
     at_start_of_day,
+    cached_prefilter,
     compile_named,
     find_date,
+    find_explicit_date,
     find_phrase,
     find_time,
     flatten,
@@ -68,10 +71,40 @@ from mailfollow.model import (
 
 # --------------------------------------------------------------------------- evidence
 
+_T = TypeVar("_T")
 
-@dataclass(frozen=True)
+
+class _Once(Generic[_T]):
+    """``functools.cached_property`` without its lock: Python 3.11 takes one on the
+    first read of every value, which costs more than most of the values below, and
+    evidence is never shared between threads."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _Once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | _Once[_T]:
+        if instance is None:
+            return self
+        value = self._compute(instance)
+        instance.__dict__[self._name] = value  # read from there from now on
+        return value
+
+
+@dataclass
 class _Evidence:
-    """Everything the rules read, computed once per message."""
+    """Everything the rules read, computed once per message (treated as read-only;
+    not frozen only because a frozen dataclass is slower to build)."""
 
     message: Message
     identity: Identity
@@ -95,7 +128,7 @@ class _Evidence:
         """First token of a header, lower-case: "auto-replied (zimbra)" -> "auto-replied"."""
         return self.header_tokens.get(name, "")
 
-    @cached_property
+    @_Once
     def header_tokens(self) -> dict[str, str]:
         return {
             name: _FIRST_TOKEN.split(value.strip().lower(), maxsplit=1)[0]
@@ -104,15 +137,15 @@ class _Evidence:
 
     # Derived facts several rules read; computed at most once per message.
 
-    @cached_property
+    @_Once
     def sentences(self) -> list[str]:
         return sentences(self.fresh)
 
-    @cached_property
+    @_Once
     def flat(self) -> str:
         return flatten(self.fresh)
 
-    @cached_property
+    @_Once
     def fresh_lowered(self) -> str:
         return self.fresh.lower()
 
@@ -126,7 +159,8 @@ class _Evidence:
 
     def find(self, table: PhraseTable, *, skip_conditional: bool = True) -> PhraseHit | None:
         """The first phrase of ``table`` in the sender's own text."""
-        if not table.may_match(self.flat):
+        first = table.first_candidate(self.flat)
+        if first < 0:
             return None  # without splitting the text into sentences
         return find_phrase(
             table,
@@ -134,32 +168,42 @@ class _Evidence:
             skip_conditional=skip_conditional,
             split=self.sentences,
             flat=self.flat,
+            first=first,
         )
 
-    @cached_property
+    @_Once
     def headed(self) -> str:
         """The subject as a first sentence, then the sender's own text."""
         return f"{self.subject_core}.\n\n{self.fresh}"
 
-    @cached_property
+    @_Once
     def headed_flat(self) -> str:
-        return flatten(self.headed)
+        """``flatten(self.headed)``, reusing the flattened text: the subject has no
+        whitespace at either end, so "." and the text's first word are one space
+        apart, and lower-casing does not look across whitespace."""
+        flat = self.flat
+        return f"{flatten(self.subject_core + '.')} {flat[1:] if flat.startswith(' ') else flat}"
 
     def find_headed(self, table: PhraseTable, *, skip_conditional: bool = True) -> PhraseHit | None:
         """The first phrase of ``table`` in the subject or the sender's own text."""
-        if not table.may_match(self.headed_flat):
+        first = table.first_candidate(self.headed_flat)
+        if first < 0:
             return None
         return find_phrase(
-            table, self.headed, skip_conditional=skip_conditional, flat=self.headed_flat
+            table,
+            self.headed,
+            skip_conditional=skip_conditional,
+            flat=self.headed_flat,
+            first=first,
         )
 
-    @cached_property
+    @_Once
     def asks_question(self) -> bool:
         if self.find(_ASKS, skip_conditional=False):
             return True
         return "?" in self.fresh and any(s.endswith("?") and len(s) > 3 for s in self.sentences)
 
-    @cached_property
+    @_Once
     def promise(self) -> tuple[datetime | None, str]:
         hit = self.find(_PROMISE)
         if not hit:
@@ -168,11 +212,11 @@ class _Evidence:
         when = at_start_of_day(found.day, self.message.date) if found else None
         return when, hit.sentence[:240]
 
-    @cached_property
+    @_Once
     def ooo_header(self) -> tuple[str, str] | None:
         return _ooo_header(self)
 
-    @cached_property
+    @_Once
     def ooo_subject(self) -> tuple[str, str] | None:
         return _ooo_subject(self)
 
@@ -222,12 +266,17 @@ def _evidence(message: Message, identity: Identity, own_message_ids: Collection[
     )
 
 
-_QUOTE_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
-
-
 def _normalise_quotes(text: str) -> str:
     """Typographic apostrophes ("don\u2019t") read like ASCII ones in the phrase tables."""
-    return text if text.isascii() else text.translate(_QUOTE_MARKS)
+    if text.isascii():
+        return text
+    # Four replace() scans are far cheaper than one translate() with a mapping.
+    return (
+        text.replace("\u2018", "'")
+        .replace("\u2019", "'")
+        .replace("\u201c", '"')
+        .replace("\u201d", '"')
+    )
 
 
 # --------------------------------------------------------------------------- entry point
@@ -255,8 +304,20 @@ def classify_message(
 def _is_mine(address: Address | None, identity: Identity) -> bool:
     if address is None:
         return False
-    mine = {a.strip().lower() for a in identity.addresses}
-    return address.email.strip().lower() in mine
+    return address.email.strip().lower() in _my_addresses(identity.addresses)
+
+
+def _my_addresses(addresses: Collection[str]) -> frozenset[str]:
+    """The user's addresses as compared: stripped and lower-cased."""
+    try:
+        return _cached_addresses(addresses)  # type: ignore[arg-type]
+    except TypeError:  # not hashable (a set): nothing to remember it by
+        return frozenset(a.strip().lower() for a in addresses)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_addresses(addresses: frozenset[str]) -> frozenset[str]:
+    return frozenset(a.strip().lower() for a in addresses)
 
 
 # --------------------------------------------------------------------------- phrase tables
@@ -513,7 +574,9 @@ _SELF_DECLARED = re.compile(
 )
 
 _SELF_DECLARED_TABLE = PhraseTable(
-    patterns=(("self-declared", _SELF_DECLARED),), gates=(_SELF_DECLARED,)
+    patterns=(("self-declared", _SELF_DECLARED),),
+    gates=(_SELF_DECLARED,),
+    prefilters=(cached_prefilter(_SELF_DECLARED),),
 )
 
 _OOO_TEXT = re.compile(
@@ -567,6 +630,14 @@ _OOO_ANYWHERE = tuple(
 )
 _OOO_PREFIX = tuple(
     (lang, re.compile(rf"(?i)^(?:{pattern})\s*:")) for lang, pattern in _OOO_SUBJECT_PREFIX.items()
+)
+# Every language at once: what none of these finds, no language's pattern finds (most
+# subjects), so the per-language loops, which say which language, run only after a hit.
+_ANY_OOO_ANYWHERE = re.compile(
+    "(?i)" + "|".join(f"(?:{pattern})" for pattern in _OOO_SUBJECT_ANYWHERE.values())
+)
+_ANY_OOO_PREFIX = re.compile(
+    "(?i)^(?:" + "|".join(f"(?:{pattern})" for pattern in _OOO_SUBJECT_PREFIX.values()) + r")\s*:"
 )
 _AUTO_SUBJECT = re.compile(r"(?i)\[auto(?:matic|mated)?[ -]?generated\]|^auto-?generated\s*:")
 _READ_RECEIPT_SUBJECT = re.compile(r"(?i)^(?:read|gelesen|lu|leído|letto)\s*:")
@@ -976,17 +1047,22 @@ _OUTGOING_RULES: tuple[_OutgoingRule, ...] = (
 )
 
 
+_COVER_LETTER = re.compile(r"cover[\s_-]?letter")
+_NAME_TOKEN_BREAK = re.compile(r"[^0-9a-zàâäéèêëïîôöùûüçß]+")
+_JOBS_LOCAL = re.compile(r"(?:jobs?|careers?)[._-]\w+")
+
+
 def _is_cv_name(name: str) -> bool:
     lowered = name.lower()
-    if re.search(r"cover[\s_-]?letter", lowered):
+    if _COVER_LETTER.search(lowered):
         return True
-    tokens = re.split(r"[^0-9a-zàâäéèêëïîôöùûüçß]+", lowered)
+    tokens = _NAME_TOKEN_BREAK.split(lowered)
     return any(token in _CV_NAME_TOKENS for token in tokens)
 
 
 def _is_jobs_mailbox(address: Address) -> bool:
-    local = re.split(r"[+]", address.local_part.lower(), maxsplit=1)[0]
-    return local in _JOBS_MAILBOXES or bool(re.fullmatch(r"(?:jobs?|careers?)[._-]\w+", local))
+    local = address.local_part.lower().split("+", 1)[0]
+    return local in _JOBS_MAILBOXES or bool(_JOBS_LOCAL.fullmatch(local))
 
 
 def _in_domains(domain: str, domains: Collection[str]) -> bool:
@@ -995,6 +1071,8 @@ def _in_domains(domain: str, domains: Collection[str]) -> bool:
 
 
 def _keyword_in(keywords: Collection[str], ev: _Evidence) -> str:
+    if not keywords:
+        return ""  # the usual case: no text to lower-case
     haystack = f"{ev.subject}\n{ev.fresh}".lower()
     return next((k for k in keywords if k and k.lower() in haystack), "")
 
@@ -1294,10 +1372,12 @@ def _interview_time(ev: _Evidence) -> datetime | None:
     """
     split = ev.sentences
     for index, sentence in enumerate(split):
-        if not _MEETING_LINE.search(sentence) or _DEADLINE_LINE.search(sentence):
+        if not search_prefiltered(_MEETING_LINE, sentence) or search_prefiltered(
+            _DEADLINE_LINE, sentence
+        ):
             continue
-        found = find_date(sentence, ev.message.date)
-        if found is None or not found.explicit:
+        found = find_explicit_date(sentence, ev.message.date)  # find_date, when explicit
+        if found is None:
             continue
         after = sentence[sentence.find(found.words) + len(found.words) :]
         following = split[index + 1] if index + 1 < len(split) else ""
@@ -1339,14 +1419,16 @@ def _ooo_header(ev: _Evidence) -> tuple[str, str] | None:
 
 def _ooo_subject(ev: _Evidence) -> tuple[str, str] | None:
     """(language, phrase) of an automatic-reply subject, ignoring human replies to one."""
-    for lang, pattern in _OOO_ANYWHERE:
-        match = pattern.search(ev.subject)
-        if match:
-            return lang, match.group(0)
-    for lang, pattern in _OOO_PREFIX:
-        match = pattern.search(ev.subject_core)
-        if match:
-            return lang, match.group(0)
+    if search_prefiltered(_ANY_OOO_ANYWHERE, ev.subject):
+        for lang, pattern in _OOO_ANYWHERE:
+            match = pattern.search(ev.subject)
+            if match:
+                return lang, match.group(0)
+    if _ANY_OOO_PREFIX.search(ev.subject_core):
+        for lang, pattern in _OOO_PREFIX:
+            match = pattern.search(ev.subject_core)
+            if match:
+                return lang, match.group(0)
     return None
 
 

@@ -55,11 +55,12 @@ the same silence, since writing again without an answer is nudging.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from mailfollow.core.threads import thread_messages
 from mailfollow.model import (
@@ -248,11 +249,25 @@ def _squash(text: str) -> str:
 
 def company_of(address: Address) -> str:
     """The organisation behind an address, "" when the domain says nothing about it."""
-    domain = address.domain.lower()
-    if is_ats_domain(domain) or is_free_mail(domain):
+    organisation = domain_company(address.domain)
+    if organisation is None:
         via = _VIA.match(address.name)
         return _squash(via.group(1)) if via else ""
-    return organisation_of(domain)
+    return organisation
+
+
+def domain_company(domain: str) -> str | None:
+    """What :func:`company_of` says of every address at ``domain``; None for an ATS or
+    free-mail domain, where the display name ("Acme via Workable") decides."""
+    names_it, organisation = _domain_facts(domain.lower())
+    return None if names_it else organisation
+
+
+@functools.lru_cache(maxsize=16384)
+def _domain_facts(domain: str) -> tuple[bool, str]:
+    """(whether only the display name can name the company: an ATS or free-mail
+    domain; the domain's organisation). Mail comes from few domains, again and again."""
+    return is_ats_domain(domain) or is_free_mail(domain), organisation_of(domain)
 
 
 def named_companies(texts: Iterable[str]) -> set[str]:
@@ -284,9 +299,9 @@ def conversation_id_for(message_id: str) -> str:
 
 
 def is_draft(message: Message) -> bool:
-    return message.folder_role is FolderRole.DRAFTS or any(
-        flag.lower() == "\\draft" for flag in message.flags
-    )
+    if message.folder_role is FolderRole.DRAFTS:
+        return True
+    return "\\draft" in map(str.lower, message.flags)  # faster than any() on every message
 
 
 def _my_addresses(identity: Identity) -> frozenset[str]:
@@ -322,6 +337,14 @@ def sent_or_received(
     Returned in date order. The user's own message stored twice under
     different Message-IDs (a BCC copy some servers rewrite) also counts once.
     """
+    return _sent_or_received(messages, identity)[0]
+
+
+def _sent_or_received(
+    messages: Iterable[ClassifiedMessage], identity: Identity
+) -> tuple[list[ClassifiedMessage], bool]:
+    """sent_or_received, and whether its order is the one of the dates' instants
+    (see in_date_order), so any subset of it sorts by position just the same."""
     mine = _my_addresses(identity)
     copies: dict[str, list[ClassifiedMessage]] = {}
     for item in messages:
@@ -338,7 +361,8 @@ def sent_or_received(
         key = _content_key(best)
         if key not in kept or _copy_rank(best) < _copy_rank(kept[key]):
             kept[key] = best
-    return sorted(kept.values(), key=_date_key)
+    found = list(kept.values())
+    return found, _sort_by_date(found)
 
 
 def _content_key(item: ClassifiedMessage) -> tuple[object, ...]:
@@ -351,6 +375,36 @@ def _content_key(item: ClassifiedMessage) -> tuple[object, ...]:
 
 def _date_key(item: ClassifiedMessage) -> tuple[datetime, str]:
     return (item.message.date, item.message.message_id)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _instant_key(item: ClassifiedMessage) -> tuple[timedelta, str]:
+    return (item.message.date - _EPOCH, item.message.message_id)
+
+
+def in_date_order(items: Iterable[ClassifiedMessage]) -> list[ClassifiedMessage]:
+    """``sorted(items, key=(date, Message-ID))``, faster when it can be."""
+    found = list(items)
+    _sort_by_date(found)
+    return found
+
+
+def _sort_by_date(items: list[ClassifiedMessage]) -> bool:
+    """Sort ``items`` in place by (date, Message-ID); True when by the dates' instants.
+
+    Aware datetimes with fixed offsets (what parsing gives) compare as their
+    distances from the epoch do, exactly, and those are far cheaper to compare
+    than datetimes in different offsets. Other zones compare by wall clock when
+    they share a tzinfo (around a DST change that is not the instant order), so
+    any such date keeps the datetime comparison.
+    """
+    if all(type(item.message.date.tzinfo) is timezone for item in items):
+        items.sort(key=_instant_key)
+        return True
+    items.sort(key=_date_key)
+    return False
 
 
 # --- building conversations --------------------------------------------------
@@ -389,6 +443,8 @@ class _Builder:
     by_company: dict[str, list[_Building]] = field(default_factory=dict)
     held: dict[str, list[ClassifiedMessage]] = field(default_factory=dict)
     mine: frozenset[str] = frozenset()
+    # id() of each placed item -> its place in date order, when that order is total
+    position: Mapping[int, int] | None = None
 
     def __post_init__(self) -> None:
         self.mine = _my_addresses(self.identity)
@@ -552,7 +608,11 @@ class _Builder:
                     building.stage_override = correction.stage
 
     def finish(self, building: _Building) -> Conversation:
-        members = tuple(sorted(building.members, key=_date_key))
+        position = self.position
+        if position is not None:  # the members were placed in this order: no dates to compare
+            members = tuple(sorted(building.members, key=lambda item: position[id(item)]))
+        else:
+            members = tuple(in_date_order(building.members))
         return Conversation(
             id=building.id,
             stage=building.stage_override or _stage_of(members, self.tracked),
@@ -642,11 +702,13 @@ def infer_conversations(
     corrections: Sequence[Correction] = (),
 ) -> list[Conversation]:
     """Group classified messages into tracked conversations, oldest first."""
-    cleaned = sent_or_received(messages, identity=identity)
+    cleaned, by_instant = _sent_or_received(messages, identity)
     threads = thread_messages([item.message for item in cleaned])
     thread_of = {message_id: t.root_id for t in threads for message_id in t.message_ids}
     tracked = {c.target: c for c in corrections if c.kind is CorrectionKind.TRACK}
     builder = _Builder(identity=identity, settings=policy, tracked=tracked, thread_of=thread_of)
+    if by_instant:  # a total order: members sort by their place in it
+        builder.position = {id(item): index for index, item in enumerate(cleaned)}
     for item in cleaned:
         builder.place(item)
     builder.apply(corrections)

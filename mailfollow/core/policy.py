@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from mailfollow.core.calendar import Calendar, require_aware
+from mailfollow.core.calendar import Calendar, day_label, require_aware
 from mailfollow.core.conversations import is_draft
 from mailfollow.model import (
     ClassifiedMessage,
@@ -89,7 +89,11 @@ class RecentNudge(NamedTuple):
 
 
 def _when(moment: datetime, calendar: Calendar) -> str:
-    return calendar.local(moment).strftime("%a %Y-%m-%d %H:%M %Z")
+    """``strftime("%a %Y-%m-%d %H:%M %Z")`` in the user's zone; the day part, the
+    only one the locale could spell, is formatted once per day."""
+    local = calendar.local(moment)
+    zone = local.tzname() or ""
+    return f"{day_label(local.date())} {local.hour:02d}:{local.minute:02d} {zone}"
 
 
 def _who(item: ClassifiedMessage) -> str:
@@ -108,6 +112,7 @@ def _quote(item: ClassifiedMessage, calendar: Calendar) -> str:
     )
 
 
+@functools.lru_cache(maxsize=256)  # a handful of configured spans, described again and again
 def _span(span: timedelta) -> str:
     if span % timedelta(days=1) == timedelta(0):
         days = span.days
@@ -119,9 +124,10 @@ def _span(span: timedelta) -> str:
 # --- facts about one conversation ------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Facts:
-    """What the rules look at, computed once per conversation."""
+    """What the rules look at, computed once per conversation (read-only; not frozen
+    only because a frozen dataclass is slower to build, once per conversation)."""
 
     conversation: Conversation
     mine: tuple[ClassifiedMessage, ...]  # the user's sent messages, in date order
@@ -138,18 +144,26 @@ class _Facts:
                 continue
             seen.add(message_id)
             kept.append(item)
-        mine = sorted((i for i in kept if i.from_me), key=_by_date)
+        mine = [i for i in kept if i.from_me]
+        if len(mine) > 1:
+            mine.sort(key=_by_date)
         theirs = [i for i in kept if not i.from_me and i.classification.incoming is not None]
         my_dates = {i.message.message_id: i.message.date for i in mine}
         effective = {}
         for item in theirs:
-            answered = [
-                my_dates[ref.strip().strip("<>")]
-                for ref in (*item.message.in_reply_to, *item.message.references)
-                if ref.strip().strip("<>") in my_dates
-            ]
-            effective[item.message.message_id] = max([item.message.date, *answered])
-        theirs.sort(key=lambda i: (effective[i.message.message_id], i.message.message_id))
+            message = item.message
+            answered = (
+                [
+                    my_dates[ref]
+                    for ref in map(_clean_ref, (*message.in_reply_to, *message.references))
+                    if ref in my_dates
+                ]
+                if my_dates
+                else ()
+            )
+            effective[message.message_id] = max([message.date, *answered])
+        if len(theirs) > 1:
+            theirs.sort(key=lambda i: (effective[i.message.message_id], i.message.message_id))
         return cls(conversation, tuple(mine), tuple(theirs), effective)
 
     def at(self, item: ClassifiedMessage) -> datetime:
@@ -185,8 +199,7 @@ class _Facts:
 
     @property
     def closing(self) -> ClassifiedMessage | None:
-        closing = [i for i in self.theirs if _incoming(i) in _CLOSING_STATES]
-        return closing[-1] if closing else None
+        return next((i for i in reversed(self.theirs) if _incoming(i) in _CLOSING_STATES), None)
 
     @functools.cached_property
     def invitation(self) -> ClassifiedMessage | None:
@@ -197,6 +210,10 @@ class _Facts:
     @property
     def follow_ups(self) -> tuple[ClassifiedMessage, ...]:
         return tuple(i for i in self.mine if _is_follow_up(i))
+
+
+def _clean_ref(ref: str) -> str:
+    return ref.strip().strip("<>")
 
 
 def _by_date(item: ClassifiedMessage) -> tuple[datetime, str]:
@@ -555,21 +572,19 @@ def _judge(
 
 
 def _latest_of(facts: _Facts, kind: IncomingKind) -> ClassifiedMessage | None:
-    found = [i for i in facts.theirs if _incoming(i) is kind]
-    return found[-1] if found else None
+    return next((i for i in reversed(facts.theirs) if _incoming(i) is kind), None)
 
 
-def _latest_by_key(
-    pairs: Iterable[tuple[str, tuple[_Facts, ClassifiedMessage | None]]],
-) -> dict[str, tuple[datetime, ClassifiedMessage]]:
-    latest: dict[str, tuple[datetime, ClassifiedMessage]] = {}
-    for key, (facts, item) in pairs:
-        if not key or item is None:
-            continue
-        when = facts.at(item)
-        if key not in latest or when > latest[key][0]:
-            latest[key] = (when, item)
-    return latest
+_Latest = dict[str, tuple[datetime, ClassifiedMessage]]
+
+
+def _keep_latest(latest: _Latest, key: str, facts: _Facts, item: ClassifiedMessage | None) -> None:
+    """Remember ``item`` under ``key`` unless a later one is already there."""
+    if not key or item is None:
+        return
+    when = facts.at(item)
+    if key not in latest or when > latest[key][0]:
+        latest[key] = (when, item)
 
 
 def _close_by_others(
@@ -580,14 +595,13 @@ def _close_by_others(
 ) -> None:
     """A rejection closes the company, a bounce the address, for every
     conversation whose last message from the user came before it."""
-    rejected = _latest_by_key(
-        (c.company, (f, _latest_of(f, IncomingKind.REJECTION)))
-        for c, f in zip(conversations, facts, strict=True)
-    )
-    bounced = _latest_by_key(
-        (c.counterpart.email.lower(), (f, _latest_of(f, IncomingKind.BOUNCE)))
-        for c, f in zip(conversations, facts, strict=True)
-    )
+    rejected: _Latest = {}  # company -> the latest rejection from it
+    bounced: _Latest = {}  # address -> the latest bounce for it
+    for c, f in zip(conversations, facts, strict=True):
+        if not f.theirs:
+            continue  # nothing came back: neither a rejection nor a bounce
+        _keep_latest(rejected, c.company, f, _latest_of(f, IncomingKind.REJECTION))
+        _keep_latest(bounced, c.counterpart.email.lower(), f, _latest_of(f, IncomingKind.BOUNCE))
     for index, conversation in enumerate(conversations):
         verdict, anchor = verdicts[index], facts[index].anchor
         if verdict.state not in _OPEN_STATES or anchor is None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from mailfollow.core.conversations import company_of, is_ats_domain, is_draft
+from mailfollow.core.conversations import company_of, domain_company, is_ats_domain, is_draft
 from mailfollow.core.threads import base_subject, reference_chain, says_reply
 from mailfollow.model import Address, Identity, Message
 
@@ -66,15 +66,20 @@ def relevant_messages(
     """
     mine = frozenset(address.strip().lower() for address in identity.addresses)
     threads = _ThreadLinks(messages)
-    starters = [m for m in messages if _is_mine(m.sender, mine)]
+    roots = [threads.root(m.message_id) for m in messages]  # no link is added after this
+    # From one of the user's addresses, in any case (inline: it runs for every message).
+    own = [m.sender is not None and m.sender.email.strip().lower() in mine for m in messages]
+    starters = [m for m, is_own in zip(messages, own, strict=True) if is_own]
     if starts is not None:  # drafts never start one (conversations leaves them out)
         starters = [m for m in starters if not is_draft(m) and starts(m)]
-    kept = _Reach(messages, starters, threads, mine).threads()
-    return [m for m in messages if threads.root(m.message_id) in kept]
+    kept = _Reach(messages, roots, own, starters, threads, mine).threads()
+    return [m for m, root in zip(messages, roots, strict=True) if root in kept]
 
 
-def _is_mine(address: Address | None, mine: frozenset[str]) -> bool:
-    return address is not None and address.email.strip().lower() in mine
+def _recipient_emails(message: Message, mine: frozenset[str]) -> set[str]:
+    """The addresses of everyone the user wrote to in ``message``, as _recipients has them."""
+    emails = {address.email.strip().lower() for address in (*message.to, *message.cc)}
+    return emails - mine
 
 
 def _recipients(own: Iterable[Message], mine: frozenset[str]) -> set[Address]:
@@ -102,43 +107,81 @@ class _Reach:
     def __init__(
         self,
         messages: Sequence[Message],
+        roots: Sequence[str],
+        own: Sequence[bool],
         starters: Sequence[Message],
         threads: _ThreadLinks,
         mine: frozenset[str],
     ) -> None:
+        """``roots`` and ``own`` say, per message, its thread and whether the user sent it."""
         self._mine = mine
         self._companies = frozenset(map(company_of, _recipients(starters, mine))) - {""}
-        self._company_of: dict[Address, str] = {}  # the same senders write again and again
-        self._ats: dict[str, bool] = {}
+        # domain -> whether mail from it counts as from a company (None: the name says)
+        self._by_domain: dict[str, bool | None] = {}  # the same domains write again and again
+        self._senders: dict[tuple[str, str], tuple[str, bool, bool]] = {}
         self._own: dict[str, list[Message]] = {}  # thread -> the user's messages in it
         self._waiting: dict[str, set[str]] = {}  # address -> threads it would bring in
         self._start = [threads.root(m.message_id) for m in starters]
-        for message in messages:
-            self._index(message, threads.root(message.message_id))
+        for message, thread, is_own in zip(messages, roots, own, strict=True):
+            self._index(message, thread, is_own)
 
-    def _index(self, message: Message, thread: str) -> None:
-        if _is_mine(message.sender, self._mine):
+    def _index(self, message: Message, thread: str, is_own: bool) -> None:
+        if is_own:
             self._own.setdefault(thread, []).append(message)
             addresses = {a.email.strip().lower() for a in (*message.to, *message.cc)}
+        elif message.sender is not None and not message.reply_to:  # the usual case
+            email, from_system, from_company = self._sender_facts(message.sender)
+            if from_system or from_company or _is_report(message):
+                self._start.append(thread)
+            addresses = {email}
+            if "@" in message.snippet or "x-failed-recipients" in message.headers:
+                addresses |= _failed_recipients(message)  # else there are none
         else:
             senders = [a for a in (message.sender, *message.reply_to) if a is not None]
             if _is_mail_system_notice(message) or any(map(self._from_company, senders)):
                 self._start.append(thread)
-            addresses = {a.email.strip().lower() for a in senders} | _failed_recipients(message)
+            addresses = {a.email.strip().lower() for a in senders}
+            if "@" in message.snippet or "x-failed-recipients" in message.headers:
+                addresses |= _failed_recipients(message)  # else there are none
+        waiting = self._waiting
         for address in addresses:
-            self._waiting.setdefault(address, set()).add(thread)
+            found = waiting.get(address)
+            if found is None:
+                waiting[address] = {thread}
+            else:
+                found.add(thread)
+
+    def _sender_facts(self, sender: Address) -> tuple[str, bool, bool]:
+        """(the address as waiting has it, whether it is the mail system's, whether
+        _from_company): worked out once per sender, who usually writes again."""
+        key = (sender.email, sender.name)
+        facts = self._senders.get(key)
+        if facts is None:
+            facts = self._senders[key] = (
+                sender.email.strip().lower(),
+                _is_mail_system_address(sender),
+                self._from_company(sender),
+            )
+        return facts
 
     def _from_company(self, address: Address) -> bool:
         """From a starter's company, or an ATS (which may name one)."""
-        ats = self._ats.get(address.domain)
-        if ats is None:
-            ats = self._ats[address.domain] = is_ats_domain(address.domain)
-        if ats:
+        domain = address.domain
+        try:
+            verdict = self._by_domain[domain]
+        except KeyError:
+            verdict = self._by_domain[domain] = self._domain_verdict(domain)
+        if verdict is None:
+            return company_of(address) in self._companies
+        return verdict
+
+    def _domain_verdict(self, domain: str) -> bool | None:
+        """_from_company for every address at ``domain``, or None when it depends
+        on the display name (free mail: "Acme via Gmail" is unusual, not impossible)."""
+        if is_ats_domain(domain):
             return True
-        company = self._company_of.get(address)
-        if company is None:
-            company = self._company_of[address] = company_of(address)
-        return company in self._companies
+        company = domain_company(domain)
+        return None if company is None else company in self._companies
 
     def threads(self) -> set[str]:
         reached: set[str] = set()
@@ -150,10 +193,10 @@ class _Reach:
                 continue
             reached.add(thread)
             for message in self._own.get(thread, ()):
-                for address in _recipients((message,), self._mine):
-                    if address.email not in written:
-                        written.add(address.email)
-                        frontier.extend(self._waiting.get(address.email, ()))
+                for email in _recipient_emails(message, self._mine):
+                    if email not in written:
+                        written.add(email)
+                        frontier.extend(self._waiting.get(email, ()))
         return reached
 
 
@@ -162,17 +205,35 @@ def _failed_recipients(message: Message) -> set[str]:
     found: set[str] = set()
     for text in (message.headers.get("x-failed-recipients", ""), message.snippet):
         if "@" in text:
-            found.update(email.lower() for email in BOUNCE_ADDRESS.findall(text))
+            found.update(email.lower() for email in _addresses_in(text))
     return found
 
 
+def _addresses_in(text: str) -> list[str]:
+    """``BOUNCE_ADDRESS.findall(text)``, searching only the words that hold an "@".
+
+    No match spans whitespace (neither of the pattern's character classes has
+    any) and the pattern asserts nothing about its surroundings, so the
+    matches in the text are those in its whitespace-separated words, in order.
+    """
+    return [
+        address for word in text.split() if "@" in word for address in BOUNCE_ADDRESS.findall(word)
+    ]
+
+
 def _is_mail_system_notice(message: Message) -> bool:
-    local = message.sender.local_part.lower() if message.sender else ""
-    return (
-        local in _MAIL_SYSTEM_LOCAL_PARTS
-        or message.content_type in _REPORT_TYPES
-        or any(part in _REPORT_TYPES for part in message.part_types)
-    )
+    if _is_report(message):
+        return True
+    return message.sender is not None and _is_mail_system_address(message.sender)
+
+
+def _is_report(message: Message) -> bool:
+    """A delivery or disposition report, by its MIME types."""
+    return message.content_type in _REPORT_TYPES or not _REPORT_TYPES.isdisjoint(message.part_types)
+
+
+def _is_mail_system_address(address: Address) -> bool:
+    return address.local_part.lower() in _MAIL_SYSTEM_LOCAL_PARTS
 
 
 class _ThreadLinks:

@@ -33,9 +33,17 @@ _ATTRIBUTIONS = (
     r"\bEm\s(?:[^\n]|\n(?!\n)){4,250}?\bescreveu\s?:",
 )
 _ATTRIBUTION = re.compile("|".join(f"(?:{p})" for p in _ATTRIBUTIONS))
-# Every attribution holds one of these words, as written (the pattern is case-sensitive).
-_ATTRIBUTION_VERBS = (
-    *("wrote", "schrieb", "crit", "escribi", "scritto", "schreef", "skrev", "escreveu"),
+# Each attribution above starts with the first word (after \b) and holds the second,
+# as written (the pattern is case-sensitive).
+_ATTRIBUTION_WORDS = (
+    ("On", "wrote"),
+    ("Am", "schrieb"),
+    ("Le", "crit"),
+    ("El", "escribi"),
+    ("Il", "scritto"),
+    ("Op", "schreef"),
+    ("Den", "skrev"),
+    ("Em", "escreveu"),
 )
 _REAL_ATTRIBUTION = re.compile(r"\d|@|<")
 _SEPARATOR = re.compile(
@@ -58,8 +66,9 @@ def strip_quoted(text: str) -> str:
     (From:/Sent: in any of several languages), and drops ``>`` lines.
     """
     cut = len(text)
-    if any(verb in text for verb in _ATTRIBUTION_VERBS):
-        for match in _ATTRIBUTION.finditer(text):
+    first = _first_attribution_start(text)
+    if first >= 0:
+        for match in _ATTRIBUTION.finditer(text, first):
             if _REAL_ATTRIBUTION.search(match.group(0)):  # a date or an address
                 cut = match.start()
                 break
@@ -79,6 +88,21 @@ def strip_quoted(text: str) -> str:
     return "\n".join(kept).strip()
 
 
+def _first_attribution_start(text: str) -> int:
+    r"""Where the first attribution could start, or -1 when none can be in ``text``.
+
+    One starts at its first word and needs its second; no match starts before
+    the first such word, and ``\b`` still sees the character before it.
+    """
+    first = -1
+    for lead, verb in _ATTRIBUTION_WORDS:
+        if verb in text:
+            found = text.find(lead)
+            if found >= 0 and (first < 0 or found < first):
+                first = found
+    return first
+
+
 # --------------------------------------------------------------------------- sentences
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n|\n(?=\s*(?:[-•*·]|\d+[.)])\s)")
@@ -95,8 +119,9 @@ _CONDITIONAL = re.compile(
 
 def sentences(text: str) -> list[str]:
     """Sentences of a plain text; hard-wrapped lines are joined first."""
-    chunks = _SENTENCE_BREAK.split(text)
-    joined = (_SPACE_RUNS.sub(" ", chunk).strip() for chunk in chunks if chunk)
+    # " ".join(chunk.split()) is each whitespace run made one space, then stripped:
+    # str.split() and the regex engine's \s agree on every code point.
+    joined = (" ".join(chunk.split()) for chunk in _SENTENCE_BREAK.split(text) if chunk)
     return [chunk for chunk in joined if chunk]
 
 
@@ -149,20 +174,29 @@ class PhraseTable:
 
     def passes_gate(self, index: int, flat: str) -> bool:
         """Whether pattern ``index`` could match a sentence of the text flattened to ``flat``."""
-        alternatives, ascii_alternatives, gate = self._checks[index]
-        if alternatives and not _holds_one_alternative(alternatives, flat):
-            return False
-        if (
-            ascii_alternatives
-            and flat.isascii()
-            and not _holds_one_alternative(ascii_alternatives, flat)
-        ):
-            return False
-        return gate.search(flat) is not None
+        return self.first_candidate(flat, index, index + 1) == index
 
     def may_match(self, flat: str) -> bool:
         """Whether any pattern could match a sentence of the text flattened to ``flat``."""
-        return any(self.passes_gate(index, flat) for index in range(len(self._checks)))
+        return self.first_candidate(flat) >= 0
+
+    def first_candidate(self, flat: str, start: int = 0, stop: int | None = None) -> int:
+        """The first index from ``start`` (before ``stop``) whose pattern passes its
+        gate on ``flat``, or -1: the patterns :func:`find_phrase` has to try."""
+        checks = self._checks
+        is_ascii: bool | None = None  # worked out when first needed
+        for index in range(start, len(checks) if stop is None else stop):
+            alternatives, ascii_alternatives, gate = checks[index]
+            if alternatives and not _holds_one_alternative(alternatives, flat):
+                continue
+            if ascii_alternatives:
+                if is_ascii is None:
+                    is_ascii = flat.isascii()
+                if is_ascii and not _holds_one_alternative(ascii_alternatives, flat):
+                    continue
+            if gate.search(flat) is not None:
+                return index
+        return -1
 
 
 _Alternatives = tuple[tuple[tuple[str, ...], ...], ...]
@@ -170,19 +204,19 @@ _GateCheck = tuple[_Alternatives, _Alternatives, re.Pattern[str]]
 
 
 def _holds_one_alternative(alternatives: _Alternatives, text: str) -> bool:
-    if len(alternatives) == 1:  # the usual case, without a generator
-        return _holds_one_of_each(alternatives[0], text)
-    return any(_holds_one_of_each(groups, text) for groups in alternatives)
-
-
-def _holds_one_of_each(groups: tuple[tuple[str, ...], ...], text: str) -> bool:
-    for group in groups:
-        for part in group:
-            if part in text:
+    """Whether, for some alternative, ``text`` holds one string of each of its groups."""
+    # Plain loops: this runs tens of times per message and a generator costs more
+    # than the substring tests it drives.
+    for groups in alternatives:
+        for group in groups:
+            for part in group:
+                if part in text:
+                    break
+            else:  # no string of this group: the alternative fails
                 break
-        else:
-            return False
-    return True
+        else:  # every group held one
+            return True
+    return False
 
 
 def compile_named(pairs: Iterable[tuple[str, str]]) -> PhraseTable:
@@ -208,8 +242,16 @@ def _gate(pattern: str) -> re.Pattern[str]:
 
 
 def flatten(text: str) -> str:
-    """Lower-cased text on one line: what PhraseTable gates read."""
-    return _SPACE_RUNS.sub(" ", text).lower()
+    """Lower-cased text on one line, every whitespace run one space: what PhraseTable
+    gates read (``_SPACE_RUNS.sub(" ", text).lower()``, faster)."""
+    joined = " ".join(text.split())
+    if not joined:
+        return " " if text else ""  # whitespace only
+    if text[0].isspace():
+        joined = " " + joined
+    if text[-1].isspace():
+        joined += " "
+    return joined.lower()
 
 
 def find_phrase(
@@ -219,25 +261,29 @@ def find_phrase(
     skip_conditional: bool = True,
     split: list[str] | None = None,
     flat: str | None = None,
+    first: int | None = None,
 ) -> PhraseHit | None:
     """The first named pattern found in a sentence of ``text``.
 
     With ``skip_conditional``, a match preceded in its sentence by "if",
     "unless", "should you"... does not count: "If you are not selected for
     this role, ..." is an acknowledgement's caveat, not a rejection.
-    ``split`` and ``flat`` pass ``sentences(text)`` and ``flatten(text)``
-    when the caller already has them.
+    ``split``, ``flat`` and ``first`` pass ``sentences(text)``,
+    ``flatten(text)`` and ``table.first_candidate(flat)`` when the caller
+    already has them.
     """
     flat = flatten(text) if flat is None else flat
-    for index, (name, pattern) in enumerate(table.patterns):
-        if not table.passes_gate(index, flat):
-            continue  # every sentence is a substring of the flattened text
+    # Patterns whose gate fails are skipped: every sentence is a substring of ``flat``.
+    index = table.first_candidate(flat) if first is None else first
+    while index >= 0:
+        name, pattern = table.patterns[index]
         split = sentences(text) if split is None else split
         for sentence in split:
             for match in pattern.finditer(sentence):
                 if skip_conditional and _CONDITIONAL.search(sentence, 0, match.start()):
                     continue
                 return PhraseHit(name, match.group(0), sentence)
+        index = table.first_candidate(flat, index + 1)
     return None
 
 
@@ -530,7 +576,12 @@ _ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 _DAY_MONTH = re.compile(
     rf"(?i)\b(\d{{1,2}}){_ORDINAL}\.?(?:\s+of)?\s+({_MONTH})\.?(?:,?\s+(\d{{4}}))?\b"
 )
-_MONTH_DAY = re.compile(rf"(?i)\b({_MONTH})\.?\s+(\d{{1,2}}){_ORDINAL}\b(?!:)(?:,?\s+(\d{{4}})\b)?")
+# Every month name starts with one of these letters; the lookahead lets most words
+# fail at their first letter instead of against each of the names in turn.
+_MONTH_INITIALS = "".join(sorted({name[0] for name in _MONTHS}))
+_MONTH_DAY = re.compile(
+    rf"(?i)\b(?=[{_MONTH_INITIALS}])({_MONTH})\.?\s+(\d{{1,2}}){_ORDINAL}\b(?!:)(?:,?\s+(\d{{4}})\b)?"
+)
 _SLASH_DATE = re.compile(r"(?<![\d/])(?!24/7\b)(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])")
 _DOT_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})?(?!\d)")
 _DAY_OF_MONTH = re.compile(r"(?i)\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b")
@@ -572,12 +623,19 @@ def find_date(text: str, reference: datetime, *, end_of_period: bool = False) ->
     ("next week" -> Friday), as a promise of news means; otherwise its first
     ("back next week" -> Monday).
     """
+    explicit = find_explicit_date(text, reference)
+    if explicit is not None:
+        return explicit
     today = reference.date()
-    explicit = sorted(_explicit_dates(text, today), key=lambda found: found[0])
-    if explicit:
-        return explicit[0][1]
     relative = sorted(_relative_dates(text, today, end_of_period), key=lambda found: found[0])
     return relative[0][1] if relative else None
+
+
+def find_explicit_date(text: str, reference: datetime) -> FoundDate | None:
+    """The first calendar date written in ``text`` (what :func:`find_date` says when
+    that is explicit), or None: weekdays and periods are not looked for."""
+    explicit = sorted(_explicit_dates(text, reference.date()), key=lambda found: found[0])
+    return explicit[0][1] if explicit else None
 
 
 def find_time(text: str) -> time | None:
@@ -601,8 +659,14 @@ def at_start_of_day(day: date, reference: datetime) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=reference.tzinfo)
 
 
+_DIGIT = re.compile(r"\d")  # every explicit date pattern needs one
+
+
 def _explicit_dates(text: str, today: date) -> Iterator[tuple[int, FoundDate]]:
-    for match in _ISO_DATE.finditer(text):
+    if not _DIGIT.search(text):
+        return
+    # Each pattern below runs only on text holding the character it cannot do without.
+    for match in _ISO_DATE.finditer(text) if "-" in text else ():
         day = _safe_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
         if day and _plausible(day, today):
             yield match.start(), FoundDate(day, match.group(0), True)
@@ -612,12 +676,12 @@ def _explicit_dates(text: str, today: date) -> Iterator[tuple[int, FoundDate]]:
     for match in _MONTH_DAY.finditer(text):
         month = _MONTHS[match.group(1).lower()]
         yield from _dated(match, today, int(match.group(2)), month, match.group(3))
-    for match in _SLASH_DATE.finditer(text):
+    for match in _SLASH_DATE.finditer(text) if "/" in text else ():
         first, second = int(match.group(1)), int(match.group(2))
         if first > 12:  # US order (month/day) unless impossible
             first, second = second, first
         yield from _dated(match, today, second, first, match.group(3))
-    for match in _DOT_DATE.finditer(text):
+    for match in _DOT_DATE.finditer(text) if "." in text else ():
         if match.group(3) is None and not match.group(0).endswith("."):
             continue
         yield from _dated(match, today, int(match.group(1)), int(match.group(2)), match.group(3))
@@ -644,23 +708,36 @@ def _dated(
         yield match.start(), FoundDate(found, match.group(0), True)
 
 
+def _prefiltered_matches(
+    pattern: re.Pattern[str], text: str, lowered: str
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, none when its prefilter rules the text out;
+    ``lowered`` is ``text.lower()``."""
+    prefilter = cached_prefilter(pattern)
+    if prefilter is not None and not prefilter.admits_text(text, lowered=lowered):
+        return iter(())
+    return pattern.finditer(text)
+
+
 def _relative_dates(text: str, today: date, end: bool) -> Iterator[tuple[int, FoundDate]]:
-    for match in _WEEKDAY_WORD.finditer(text):
+    # Most sentences name no weekday or period: the prefilters rule them out first.
+    lowered = text.lower()
+    for match in _prefiltered_matches(_WEEKDAY_WORD, text, lowered):
         weekday = _WEEKDAYS[match.group(2).lower()]
         ahead = (weekday - today.weekday() - 1) % 7 + 1  # strictly after today
         yield match.start(), FoundDate(today + timedelta(days=ahead), match.group(0), False)
-    for match in _TOMORROW.finditer(text):
+    for match in _prefiltered_matches(_TOMORROW, text, lowered):
         yield match.start(), FoundDate(today + timedelta(days=1), match.group(0), False)
-    for match in _TODAY.finditer(text):
+    for match in _prefiltered_matches(_TODAY, text, lowered):
         yield match.start(), FoundDate(today, match.group(0), False)
-    for match in _WEEK_REF.finditer(text):
+    for match in _prefiltered_matches(_WEEK_REF, text, lowered):
         yield match.start(), FoundDate(_week_day(match, today, end), match.group(0), False)
-    for match in _MONTH_REF.finditer(text):
+    for match in _prefiltered_matches(_MONTH_REF, text, lowered):
         yield (
             match.start(),
             FoundDate(_month_day(match.group(0), today, end), match.group(0), False),
         )
-    for match in _SPAN.finditer(text):
+    for match in _prefiltered_matches(_SPAN, text, lowered):
         amount = _number(match.group(2))
         if amount is None or amount > 365:
             continue

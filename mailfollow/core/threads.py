@@ -150,6 +150,8 @@ def _clean_id(raw: str) -> str:
 
 def reference_chain(message: Message) -> list[str]:
     """Message-IDs from the oldest ancestor to the parent, per References and In-Reply-To."""
+    if not message.references and not message.in_reply_to:
+        return []  # most messages start a thread
     own = message.message_id
     chain = [ref for ref in map(_clean_id, message.references) if ref and ref != own]
     parents = [ref for ref in map(_clean_id, message.in_reply_to) if ref and ref != own]
@@ -178,12 +180,19 @@ def _copy_rank(message: Message) -> tuple[object, ...]:
 
 def unique_messages(messages: Iterable[Message]) -> list[Message]:
     """One message per Message-ID (the same copy whatever the input order), in date order."""
+    return _unique_with_keys(messages)[0]
+
+
+def _unique_with_keys(messages: Iterable[Message]) -> tuple[list[Message], dict[str, _Key]]:
+    """unique_messages, and each one's sort key by Message-ID (worked out once: every
+    later sort reads them)."""
     kept: dict[str, Message] = {}
     for message in messages:
         seen = kept.get(message.message_id)
         if seen is None or _copy_rank(message) > _copy_rank(seen):
             kept[message.message_id] = message
-    return sorted(kept.values(), key=_sort_key)
+    keys = {message_id: _sort_key(message) for message_id, message in kept.items()}
+    return sorted(kept.values(), key=lambda message: keys[message.message_id]), keys
 
 
 def _build_containers(
@@ -239,7 +248,9 @@ class _Tree:
     container_ids: list[str]  # every Message-ID in the tree, seen or missing
 
 
-def _reference_trees(messages: Sequence[Message], chains: Mapping[str, list[str]]) -> list[_Tree]:
+def _reference_trees(
+    messages: Sequence[Message], chains: Mapping[str, list[str]], keys: Mapping[str, _Key]
+) -> list[_Tree]:
     table = _build_containers(messages, chains)
     trees = []
     for root in (c for c in table.values() if c.parent is None):
@@ -248,13 +259,13 @@ def _reference_trees(messages: Sequence[Message], chains: Mapping[str, list[str]
         if not found:
             continue
         if len(found) > 1:
-            found.sort(key=_sort_key)
+            found.sort(key=lambda message: keys[message.message_id])
         top = root.message
         lone = top is not None and not chains[top.message_id] and says_reply(top.subject)
         headerless = top if lone else None
         ids = [n.message_id for n in nodes]
         trees.append(_Tree(_visible_root(root), found, headerless, ids))
-    trees.sort(key=lambda tree: _sort_key(tree.messages[0]))
+    trees.sort(key=lambda tree: keys[tree.messages[0].message_id])
     return trees
 
 
@@ -292,7 +303,7 @@ def _between_same_people(first: Message, second: Message) -> bool:
 _Entry = tuple[_Key, int, Message]  # (sort key, tree index, message)
 
 
-def _by_subject(trees: Sequence[_Tree]) -> dict[str, list[_Entry]]:
+def _by_subject(trees: Sequence[_Tree], keys: Mapping[str, _Key]) -> dict[str, list[_Entry]]:
     """Messages by base subject, only for the subjects a header-less reply carries."""
     wanted = {_subject_key(t.headerless_root.subject) for t in trees if t.headerless_root}
     wanted.discard("")
@@ -302,12 +313,15 @@ def _by_subject(trees: Sequence[_Tree]) -> dict[str, list[_Entry]]:
     for tree_index, tree in enumerate(trees):
         for message in tree.messages:
             if (key := _subject_key(message.subject)) in wanted:
-                index.setdefault(key, []).append((_sort_key(message), tree_index, message))
+                index.setdefault(key, []).append((keys[message.message_id], tree_index, message))
     return index
 
 
 def _subject_match(
-    tree_index: int, trees: Sequence[_Tree], by_subject: Mapping[str, list[_Entry]]
+    tree_index: int,
+    trees: Sequence[_Tree],
+    by_subject: Mapping[str, list[_Entry]],
+    keys: Mapping[str, _Key],
 ) -> int | None:
     """The tree a header-less root message joins by subject, if any: the one
     holding the latest earlier message with the same base subject exchanged
@@ -315,7 +329,7 @@ def _subject_match(
     lone = trees[tree_index].headerless_root
     if lone is None or not (key := _subject_key(lone.subject)):
         return None
-    lone_key = _sort_key(lone)
+    lone_key = keys[lone.message_id]
     earlier = [
         (sort_key, index)
         for sort_key, index, other in by_subject.get(key, ())
@@ -334,8 +348,10 @@ def _join_named_parents(
     for index, tree in enumerate(trees):
         for message in tree.messages:
             chain = chains[message.message_id]
-            if chain and chain[-1] in tree_of:
-                partition.union(index, tree_of[chain[-1]])
+            if chain:
+                parent_tree = tree_of.get(chain[-1], index)  # usually this very tree
+                if parent_tree != index:
+                    partition.union(index, parent_tree)
 
 
 def _join_by_gmail_thread(trees: Sequence[_Tree], partition: _Partition) -> None:
@@ -352,15 +368,15 @@ def thread_messages(messages: Sequence[Message]) -> list[Thread]:
     Threads come back ordered by their first message. The same input in any
     order gives the same threads.
     """
-    unique = unique_messages(messages)
+    unique, keys = _unique_with_keys(messages)
     chains = {m.message_id: reference_chain(m) for m in unique}
-    trees = _reference_trees(unique, chains)
+    trees = _reference_trees(unique, chains, keys)
     partition = _Partition(len(trees))
     _join_named_parents(trees, partition, chains)
     _join_by_gmail_thread(trees, partition)
-    by_subject = _by_subject(trees)
+    by_subject = _by_subject(trees, keys)
     for index in range(len(trees)):
-        match = _subject_match(index, trees, by_subject)
+        match = _subject_match(index, trees, by_subject, keys)
         if match is not None:
             partition.union(index, match)
 
@@ -373,7 +389,10 @@ def thread_messages(messages: Sequence[Message]) -> list[Thread]:
     for members in sorted(groups.values(), key=min):
         found = trees[members[0]].messages
         if len(members) > 1:
-            found = sorted((m for i in members for m in trees[i].messages), key=_sort_key)
+            found = sorted(
+                (m for i in members for m in trees[i].messages),
+                key=lambda message: keys[message.message_id],
+            )
         threads.append(
             Thread(
                 root_id=trees[min(members)].root_id,

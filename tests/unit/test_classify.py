@@ -914,3 +914,68 @@ def test_phrase_tables_find_what_they_found_without_prefilters(data: st.DataObje
     hit = find_phrase(table, text, skip_conditional=skip)
     found = (hit.name, hit.words, hit.sentence) if hit else None
     assert found == find_phrase_without_prefilters(table, text, skip_conditional=skip)
+
+
+# --------------------------------------------------------------------------- fast paths
+
+subject_or_text = st.lists(
+    st.one_of(
+        st.sampled_from([" ", "\n", "\t", "\u00a0", "\u2028", ".", "\u03a3", "\u0130", "\u2019"]),
+        st.sampled_from(["Re: ", "Fwd:", "[ext] ", "Thanks", "apply", "ΟΔΟΣ", "role"]),
+        st.text(alphabet="abcXYZ", max_size=5),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=subject_or_text, snippet=subject_or_text)
+def test_the_subject_and_text_flatten_together_as_they_do_joined(
+    subject: str, snippet: str
+) -> None:
+    evidence = classify_module._evidence(
+        make_message(subject=subject, snippet=snippet), IDENTITY, frozenset()
+    )
+    assert evidence.headed_flat == signals_module.flatten(evidence.headed)
+
+
+@given(st.text(alphabet="ab '\"\u2018\u2019\u201c\u201d\u00e9", max_size=20))
+def test_typographic_quotes_read_as_ascii_ones(text: str) -> None:
+    marks = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+    assert classify_module._normalise_quotes(text) == text.translate(marks)
+
+
+OOO_LANGUAGES = [
+    *(("anywhere", lang, pattern) for lang, pattern in classify_module._OOO_ANYWHERE),
+    *(("prefix", lang, pattern) for lang, pattern in classify_module._OOO_PREFIX),
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_DATA)
+@given(st.data())
+def test_every_automatic_reply_subject_one_language_finds_all_languages_find(
+    data: st.DataObject,
+) -> None:
+    where, lang, pattern = data.draw(st.sampled_from(OOO_LANGUAGES), label="language")
+    subject = data.draw(st.from_regex(pattern), label="subject")
+    assert pattern.search(subject)
+    combined = (
+        classify_module._ANY_OOO_ANYWHERE
+        if where == "anywhere"
+        else classify_module._ANY_OOO_PREFIX
+    )
+    assert combined.search(subject), (lang, subject)
+
+
+def test_an_automatic_reply_subject_names_its_language() -> None:
+    message = incoming("I am away until Monday.", subject="Abwesenheitsnotiz: Bewerbung")
+    evidence = classify_module._evidence(message, IDENTITY, frozenset())
+    assert classify_module._ooo_subject(evidence) == ("de", "Abwesenheitsnotiz")
+
+
+def test_the_users_addresses_may_be_given_as_a_plain_set() -> None:
+    identity = Identity(name="Alex", addresses={ME.email.upper()})  # type: ignore[arg-type]
+    result = classify_message(
+        make_message(sender=ME, attachment_names=("cv.pdf",)), identity=identity, rules=RULES
+    )
+    assert result.outgoing is OutgoingKind.APPLICATION

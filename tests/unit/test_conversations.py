@@ -2,16 +2,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mailfollow.core.calendar import load_zone
 from mailfollow.core.conversations import (
     Correction,
     CorrectionKind,
     company_of,
     conversation_id_for,
+    domain_company,
+    in_date_order,
     infer_conversations,
+    is_ats_domain,
+    is_draft,
     is_free_mail,
     mentions_company,
     organisation_of,
@@ -41,6 +48,7 @@ from tests.conv_factories import (
     incoming,
     outgoing,
 )
+from tests.factories import make_message
 
 GREENHOUSE = Address("no-reply@us.greenhouse-mail.io", "Greenhouse")
 
@@ -525,3 +533,84 @@ def test_a_later_track_on_the_conversation_id_unignores_it_and_sets_the_stage() 
     conversation = only(infer(sent, corrections=corrections))
     assert not conversation.ignored
     assert conversation.stage is Stage.INFORMATIONAL
+
+
+# --- date order, worked out fast ----------------------------------------------------
+
+OFFSETS = [timezone(timedelta(hours=h, minutes=m)) for h in (-8, -5, 0, 1, 5) for m in (0, 30)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stamps=st.lists(
+        st.tuples(
+            st.integers(0, 400_000),  # minutes after NOW
+            st.sampled_from(["a@x", "b@x", "c@x", "d@x"]),
+            st.sampled_from([*OFFSETS, load_zone("Europe/Berlin"), load_zone("America/New_York")]),
+            st.booleans(),
+        ),
+        max_size=12,
+        unique_by=lambda stamp: stamp[1],
+    ),
+    fixed_only=st.booleans(),
+)
+def test_messages_come_in_the_order_of_their_dates_then_message_ids(
+    stamps: list[tuple[int, str, tzinfo, bool]], fixed_only: bool
+) -> None:
+    items = [
+        incoming(
+            date=(NOW + timedelta(minutes=minutes)).astimezone(
+                OFFSETS[minutes % len(OFFSETS)] if fixed_only else zone
+            ),
+            message_id=message_id,
+        )
+        for minutes, message_id, zone, _ in stamps
+    ]
+    expected = sorted(items, key=lambda item: (item.message.date, item.message.message_id))
+    assert in_date_order(items) == expected
+    assert sent_or_received(items, identity=IDENTITY) == expected
+
+
+def test_messages_at_the_same_instant_in_different_offsets_are_ordered_by_message_id() -> None:
+    paris = NOW.astimezone(timezone(timedelta(hours=1)))
+    first = incoming(date=paris, message_id="b@x")
+    second = incoming(date=NOW, message_id="a@x")
+    assert in_date_order([first, second]) == [second, first]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        Address("jane@jobs.acme.co.uk"),
+        Address("Jane@ACME.example", "Jane"),
+        Address("recruiting@gmail.com", "Acme Careers via Gmail"),
+        Address("x@outlook.fr", "Acme via Outlook"),
+        Address("no-reply@us.greenhouse-mail.io", "Acme Corp via Greenhouse"),
+        Address("no-reply@us.greenhouse-mail.io", "Greenhouse"),
+        Address("someone@localhost"),
+    ],
+)
+def test_a_company_is_read_from_the_domain_once_and_from_the_name_when_needed(
+    address: Address,
+) -> None:
+    domain = address.domain.lower()
+    if is_ats_domain(domain) or is_free_mail(domain):
+        assert domain_company(address.domain) is None
+    else:
+        assert domain_company(address.domain) == organisation_of(domain)
+        assert company_of(address) == organisation_of(domain)
+
+
+@pytest.mark.parametrize(
+    ("role", "flags", "draft"),
+    [
+        (FolderRole.DRAFTS, frozenset(), True),
+        (FolderRole.SENT, frozenset({"\\Seen", "\\DRAFT"}), True),
+        (FolderRole.SENT, frozenset({"\\Seen", "$Draft"}), False),
+        (FolderRole.INBOX, frozenset(), False),
+    ],
+)
+def test_a_draft_is_in_drafts_or_flagged_as_one(
+    role: FolderRole, flags: frozenset[str], draft: bool
+) -> None:
+    assert is_draft(make_message(folder_role=role, flags=flags)) is draft

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailfollow.core.calendar import Calendar, load_zone
 from mailfollow.core.conversations import infer_conversations
 from mailfollow.core.policy import (
     THANK_YOU_DELAY,
+    _when,
     evaluate,
     explain,
     needs_new_draft,
@@ -596,3 +599,26 @@ def test_no_nudge_goes_to_someone_who_answered(their_answer: Any) -> None:
 def test_the_same_mail_without_an_answer_would_be_due() -> None:
     sent = outgoing(date=day(3, 2))
     assert [v.state for v in plan(sent)] == [State.DUE]
+
+
+# --- how moments read in reasons ---------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(2200, 12, 31),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7)), load_zone("Asia/Tokyo")]),
+    ),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]),
+)
+def test_a_moment_in_a_reason_reads_as_strftime_writes_it(moment: datetime, zone: str) -> None:
+    calendar = Calendar(zone=load_zone(zone))
+    local = calendar.local(moment)
+    assert _when(moment, calendar) == local.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def test_a_moment_in_a_reason_names_the_users_zone() -> None:
+    calendar = Calendar(zone=load_zone("Europe/Berlin"))
+    assert _when(day(3, 30, 8), calendar) == "Mon 2026-03-30 10:00 CEST"

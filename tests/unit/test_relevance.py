@@ -25,7 +25,7 @@ from mailfollow.core.conversations import (
 )
 from mailfollow.core.headers import parse_message
 from mailfollow.core.policy import plan_followups
-from mailfollow.core.relevance import BOUNCE_ADDRESS, relevant_messages
+from mailfollow.core.relevance import BOUNCE_ADDRESS, _addresses_in, relevant_messages
 from mailfollow.demo import DEMO_AS_OF, demo_messages
 from mailfollow.demo.generator import (
     ARCHIVE,
@@ -379,3 +379,22 @@ def test_a_follow_up_to_a_new_person_brings_in_their_replies() -> None:
 def test_with_no_messages_of_the_user_nothing_is_kept() -> None:
     reply = make_message(sender=JANE, to=(ME,), date=NOW)
     assert relevant_messages([reply], identity=ME_IDENTITY) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["@", ".", "-", "'", "+", "_", " ", "\n", "\u00a0", "<", ">", ","]),
+            st.sampled_from(["jane", "x.y", "acme", "example", "co", "uk", "é", "7"]),
+        ),
+        max_size=24,
+    ).map("".join)
+)
+def test_bounce_addresses_are_read_word_by_word_as_from_the_whole_text(text: str) -> None:
+    assert _addresses_in(text) == BOUNCE_ADDRESS.findall(text)
+
+
+def test_a_bounce_names_the_addresses_in_its_text() -> None:
+    text = "Delivery to <jane@acme.example> failed;\nalso x@a.b.c@d.e and (bob@acme.co.uk)."
+    assert _addresses_in(text) == ["jane@acme.example", "x@a.b.c", "bob@acme.co.uk"]
