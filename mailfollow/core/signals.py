@@ -671,10 +671,10 @@ def _explicit_dates(text: str, today: date) -> Iterator[tuple[int, FoundDate]]:
         if day and _plausible(day, today):
             yield match.start(), FoundDate(day, match.group(0), True)
     for match in _DAY_MONTH.finditer(text):
-        month = _MONTHS[match.group(2).lower()]
+        month = _MONTHS[_folded(match.group(2))]
         yield from _dated(match, today, int(match.group(1)), month, match.group(3))
     for match in _MONTH_DAY.finditer(text):
-        month = _MONTHS[match.group(1).lower()]
+        month = _MONTHS[_folded(match.group(1))]
         yield from _dated(match, today, int(match.group(2)), month, match.group(3))
     for match in _SLASH_DATE.finditer(text) if "/" in text else ():
         first, second = int(match.group(1)), int(match.group(2))
@@ -723,7 +723,7 @@ def _relative_dates(text: str, today: date, end: bool) -> Iterator[tuple[int, Fo
     # Most sentences name no weekday or period: the prefilters rule them out first.
     lowered = text.lower()
     for match in _prefiltered_matches(_WEEKDAY_WORD, text, lowered):
-        weekday = _WEEKDAYS[match.group(2).lower()]
+        weekday = _WEEKDAYS[_folded(match.group(2))]
         ahead = (weekday - today.weekday() - 1) % 7 + 1  # strictly after today
         yield match.start(), FoundDate(today + timedelta(days=ahead), match.group(0), False)
     for match in _prefiltered_matches(_TOMORROW, text, lowered):
@@ -741,7 +741,7 @@ def _relative_dates(text: str, today: date, end: bool) -> Iterator[tuple[int, Fo
         amount = _number(match.group(2))
         if amount is None or amount > 365:
             continue
-        unit = match.group(4).lower().rstrip("s")
+        unit = _folded(match.group(4)).rstrip("s")
         business = bool(match.group(3))
         yield match.start(), FoundDate(_after(today, amount, unit, business), match.group(0), False)
 
@@ -767,6 +767,13 @@ def _month_day(words: str, today: date, end: bool) -> date:
             return first_next
         return (first_next + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     return first_next - timedelta(days=1)
+
+
+def _folded(word: str) -> str:
+    """A matched word as the lookup tables spell it. Case-insensitive matching
+    also accepts letters that only fold to ASCII ("ſ" for s, the Kelvin sign
+    for k), which lower() leaves alone."""
+    return word.casefold()
 
 
 def _after(today: date, amount: int, unit: str, business: bool) -> date:

@@ -29,6 +29,7 @@ from mailfollow.core.signals import (
     find_date,
     find_explicit_date,
     find_phrase,
+    find_time,
     flatten,
     sentences,
     strip_quoted,
@@ -241,3 +242,36 @@ def test_an_explicit_date_is_what_find_date_says_when_it_is_explicit(text: str) 
     found = find_date(text, reference)
     expected = found if found is not None and found.explicit else None
     assert find_explicit_date(text, reference) == expected
+
+
+# Characters that the regex engine's case-insensitive matching folds onto ASCII
+# letters (long s, Kelvin sign, dotted and dotless i): a match may contain them.
+_FOLDING_LOOKALIKES = "ſKıİ"
+_date_words = st.text(
+    alphabet=st.sampled_from(list("0123456789 ,.-/thsndrday ") + list(_FOLDING_LOOKALIKES)),
+    max_size=40,
+) | st.sampled_from(["23 ſept", "by the 3rd of Auguſt", "in 2 weeKs", "next ſunday", "Monday"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_date_words, end_of_period=st.booleans())
+def test_date_search_never_fails_on_letters_that_only_fold_to_ascii(
+    text: str, end_of_period: bool
+) -> None:
+    reference = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+    find_date(text, reference, end_of_period=end_of_period)
+    find_time(text)
+
+
+def test_a_date_written_with_a_long_s_is_read_like_the_plain_one() -> None:
+    reference = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+
+    long_s = find_date("We will decide by 23 ſept", reference)
+    plain = find_date("We will decide by 23 sept", reference)
+
+    assert long_s is not None and plain is not None
+    assert long_s.day == plain.day
+    in_kelvin_weeks = find_date("Expect news in 2 weeKs", reference)
+    in_weeks = find_date("Expect news in 2 weeks", reference)
+    assert in_kelvin_weeks is not None and in_weeks is not None
+    assert in_kelvin_weeks.day == in_weeks.day
