@@ -771,8 +771,8 @@ def _month_day(words: str, today: date, end: bool) -> date:
 
 def _folded(word: str) -> str:
     """A matched word as the lookup tables spell it. Case-insensitive matching
-    also accepts letters that only fold to ASCII ("ſ" for s, the Kelvin sign
-    for k), which lower() leaves alone."""
+    also accepts letters that only fold to ASCII (the long s for s, the
+    Kelvin sign for k), which lower() leaves alone."""
     return word.casefold()
 
 

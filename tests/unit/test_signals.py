@@ -203,14 +203,13 @@ def test_month_day_dates_match_as_without_the_lookahead(text: str) -> None:
     assert found == [(m.span(), m.groups()) for m in MONTH_DAY_AS_WRITTEN.finditer(text)]
 
 
-# ("\u017fept", a long s, is left out: find_date raises KeyError on it, as it always has.)
 date_texts = st.lists(
     st.sampled_from(
         [
             *("next", "Friday", "FRIDAY", "tomorrow", "end of day", "the end of next week"),
             *("next month", "in two weeks", "within 3 business days", "March", "23", "23rd"),
             *("2026-03-23", "3/23", "24/7", "23.03.", "23.03.2026", "the 5th", "-", "/", "."),
-            *(" ", ", ", "by ", "Montag", "demain", "o\u212at 5"),
+            *(" ", ", ", "by ", "Montag", "demain", "o\u212at 5", "\u017fept 23"),
         ]
     ),
     max_size=8,
@@ -246,11 +245,13 @@ def test_an_explicit_date_is_what_find_date_says_when_it_is_explicit(text: str) 
 
 # Characters that the regex engine's case-insensitive matching folds onto ASCII
 # letters (long s, Kelvin sign, dotted and dotless i): a match may contain them.
-_FOLDING_LOOKALIKES = "ſKıİ"
+_FOLDING_LOOKALIKES = "\u017f\u212a\u0131\u0130"
 _date_words = st.text(
     alphabet=st.sampled_from(list("0123456789 ,.-/thsndrday ") + list(_FOLDING_LOOKALIKES)),
     max_size=40,
-) | st.sampled_from(["23 ſept", "by the 3rd of Auguſt", "in 2 weeKs", "next ſunday", "Monday"])
+) | st.sampled_from(
+    ["23 \u017fept", "by the 3rd of Augu\u017ft", "in 2 wee\u212as", "next \u017funday", "Monday"]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -266,12 +267,14 @@ def test_date_search_never_fails_on_letters_that_only_fold_to_ascii(
 def test_a_date_written_with_a_long_s_is_read_like_the_plain_one() -> None:
     reference = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 
-    long_s = find_date("We will decide by 23 ſept", reference)
+    long_s = find_date("We will decide by 23 \u017fept", reference)
     plain = find_date("We will decide by 23 sept", reference)
 
-    assert long_s is not None and plain is not None
+    assert long_s is not None
+    assert plain is not None
     assert long_s.day == plain.day
-    in_kelvin_weeks = find_date("Expect news in 2 weeKs", reference)
+    in_kelvin_weeks = find_date("Expect news in 2 wee\u212as", reference)
     in_weeks = find_date("Expect news in 2 weeks", reference)
-    assert in_kelvin_weeks is not None and in_weeks is not None
+    assert in_kelvin_weeks is not None
+    assert in_weeks is not None
     assert in_kelvin_weeks.day == in_weeks.day
