@@ -261,6 +261,7 @@ class Parsers:
             except (OSError, RuntimeError) as exc:
                 logger.warning("cannot start a parsing worker (%s); parsing in this process", exc)
             else:
+                logger.info("%d new messages: parsing them in a worker process", new_messages)
                 return self._worker
         return self._inline
 
