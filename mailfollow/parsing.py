@@ -34,6 +34,9 @@ SNIPPET_LIMIT = 600
 # Below this many new messages in a folder a worker process is not worth its
 # start-up (about 0.2 s of CPU to start Python and import the parser).
 WORKER_THRESHOLD = 2000
+# Batches the worker may have waiting before the syncing process parses the
+# next one itself: one to work on and one ready, so it never idles.
+WORKER_QUEUE = 2
 
 
 @dataclass(frozen=True)
@@ -203,9 +206,9 @@ class _InWorker:
 class ParseQueue:
     """Batches parsed in fetch order and handed back in that order.
 
-    A batch goes to the worker when the worker is free, and is parsed in this
-    process when the worker is still busy with an earlier one: whichever side
-    is slower, both cores stay busy.
+    A batch goes to the worker unless it already has `WORKER_QUEUE` batches
+    waiting; then this process parses it itself. Whichever side is slower,
+    both cores stay busy.
     """
 
     def __init__(self, parser: BatchParser, folder: str, role: FolderRole) -> None:
@@ -216,8 +219,8 @@ class ParseQueue:
         self._queue: deque[tuple[Sequence[int], PendingBatch]] = deque()
 
     def put(self, key: Sequence[int], batch: Sequence[FetchedMessage]) -> None:
-        worker_busy = any(not pending.done() for _, pending in self._queue)
-        parser = self._inline if worker_busy else self._parser
+        waiting = sum(1 for _, pending in self._queue if not pending.done())
+        parser = self._inline if waiting >= WORKER_QUEUE else self._parser
         self._queue.append((key, parser.submit(batch, self._folder, self._role)))
 
     def ready(self) -> Iterator[tuple[Sequence[int], list[ParsedFetch]]]:

@@ -11,7 +11,7 @@ import pytest
 
 from mailfollow.adapters.mailbox import FetchedMessage
 from mailfollow.model import FolderRole
-from mailfollow.parsing import ParsedFetch, ParseQueue, parse_batch
+from mailfollow.parsing import WORKER_QUEUE, ParsedFetch, ParseQueue, parse_batch
 
 
 def fetched(uid: int) -> FetchedMessage:
@@ -29,12 +29,14 @@ class HeldBatch:
 
     batch: Sequence[FetchedMessage]
     finished: bool = False
+    waited_for: bool = False
 
     def done(self) -> bool:
         return self.finished
 
     def result(self) -> list[ParsedFetch]:
-        assert self.finished, "the queue waited on a batch the worker has not finished"
+        self.waited_for = not self.finished  # a real one blocks until the worker is done
+        self.finished = True
         return parse_batch(self.batch, "INBOX", FolderRole.INBOX)
 
 
@@ -50,21 +52,25 @@ class SlowWorker:
         pass
 
 
-def test_while_the_worker_is_busy_the_next_batch_is_parsed_here_and_order_is_kept() -> None:
+def test_while_the_worker_is_behind_the_next_batch_is_parsed_here_and_order_is_kept() -> None:
     worker = SlowWorker()
     queue = ParseQueue(worker, "INBOX", FolderRole.INBOX)
 
     queue.put([1, 2], [fetched(1), fetched(2)])
-    queue.put([3], [fetched(3)])
+    queue.put([3], [fetched(3)])  # the worker may hold one batch in reserve
+    queue.put([4], [fetched(4)])
     nothing_yet = list(queue.ready())
     worker.held[0].finished = True
-    handed_back = list(queue.ready())
+    first = list(queue.ready())
+    worker.held[1].finished = True
+    rest = list(queue.ready())
 
-    assert len(worker.held) == 1  # the second batch never went to the busy worker
-    assert nothing_yet == []  # batch [3] is parsed but must not overtake batch [1, 2]
-    assert [(key, [p.uid for p in parsed]) for key, parsed in handed_back] == [
+    assert len(worker.held) == WORKER_QUEUE  # batch [4] never went to the busy worker
+    assert nothing_yet == []  # batch [4] is parsed but must not overtake [1, 2] and [3]
+    assert [(key, [p.uid for p in parsed]) for key, parsed in first + rest] == [
         ([1, 2], [1, 2]),
         ([3], [3]),
+        ([4], [4]),
     ]
 
 
@@ -88,6 +94,7 @@ def test_the_rest_waits_for_every_batch_in_order() -> None:
     worker.held[0].finished = True
 
     assert [key for key, _ in queue.rest()] == [[1], [2]]
+    assert [held.waited_for for held in worker.held] == [False, True]
 
 
 def test_starting_a_worker_from_python_m_mailfollow_does_not_rerun_the_command(
