@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import signal
 import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -148,7 +149,9 @@ class WorkerParser:
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_leave_interrupts_to_the_parent,
         )
         self._pool.submit(_warm_up)  # start the process now, while the first batch is fetched
 
@@ -178,6 +181,12 @@ class WorkerParser:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    """Ctrl-C reaches the whole process group: the syncing process stops the
+    worker itself, so the worker must not die on it with a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _warm_up() -> None:

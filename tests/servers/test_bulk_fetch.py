@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -166,3 +169,19 @@ def test_small_fetches_parse_inline_and_large_ones_in_a_worker() -> None:
         assert isinstance(worker, WorkerParser)
         assert parsers.for_fetch(1) is worker  # started once, it serves the rest of the pass
     assert not worker.alive
+
+
+def test_ctrl_c_is_left_to_the_syncing_process_not_the_worker() -> None:
+    batch = [a_fetched_message(uid) for uid in (1, 2)]
+    worker = WorkerParser()
+    try:
+        worker.submit(batch, "INBOX", FolderRole.INBOX).result()  # started and initialised
+        (process,) = worker._pool._processes.values()  # type: ignore[union-attr]
+        os.kill(process.pid, signal.SIGINT)
+        time.sleep(0.2)
+
+        assert process.is_alive()
+        assert [p.uid for p in worker.submit(batch, "INBOX", FolderRole.INBOX).result()] == [1, 2]
+        assert worker.alive
+    finally:
+        worker.close()
