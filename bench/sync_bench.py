@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,11 +206,13 @@ def run_child_sync(account: Account, store_path: Path) -> dict[str, float]:
 def child_sync(job_text: str) -> None:
     job = json.loads(job_text)
     account = Account(job["host"], job["port"], Path(job["ca_file"]))
+    watch = ChildMemory()
+    watch.start()
     with Store.open(Path(job["store"])) as store:
         started, cpu_started = time.perf_counter(), time.process_time()
         report = sync_mailbox(store, settings=settings_for(account), credentials=credentials)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    watch.stop()
     worker = resource.getrusage(resource.RUSAGE_CHILDREN)  # the parsing worker, if started
     print(
         json.dumps(
@@ -217,15 +220,46 @@ def child_sync(job_text: str) -> None:
                 "seconds": elapsed,
                 "cpu_seconds": cpu,
                 "worker_cpu_seconds": worker.ru_utime + worker.ru_stime,
-                "worker_peak_rss_mib": worker.ru_maxrss / 1024,
+                "worker_peak_rss_mib": watch.peak_kib / 1024,
                 "fetched": report.fetched,
                 "new": report.new,
                 "commands": report.commands,
                 "warnings": len(report.warnings),
-                "peak_rss_mib": peak_kib / 1024,
+                "peak_rss_mib": high_water_kib("self") / 1024,
             }
         )
     )
+
+
+def high_water_kib(pid: str) -> int:
+    """A process's peak RSS (VmHWM). Unlike ru_maxrss it starts afresh at exec:
+    ru_maxrss of a child started by a large parent counts the parent's pages."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+class ChildMemory(threading.Thread):
+    """Polls the peak RSS of this process's children (the parsing worker)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_kib = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.02):
+            for children in Path("/proc/self/task").glob("*/children"):
+                for pid in children.read_text().split():
+                    self.peak_kib = max(self.peak_kib, high_water_kib(pid))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def unchanged_polls(account: Account, store_path: Path, runs: int = 7) -> dict[str, float]:
