@@ -300,7 +300,7 @@ def stage_rates(account: Account, sample: int = 5000) -> dict[str, float]:
         started = time.perf_counter()
         for folder in FOLDERS:
             session.select(folder)
-            for fetched in session.fetch_message_batches(session.search_uids()):
+            for _, fetched in session.fetch_message_batches(session.search_uids()):
                 count += len(fetched)
                 kept.extend((folder, m) for m in fetched[: max(0, sample - len(kept))])
         fetch_s = time.perf_counter() - started

@@ -166,21 +166,20 @@ class WorkerParser:
             try:
                 future = self._pool.submit(parse_batch, batch, folder, role)
             except (BrokenProcessPool, RuntimeError, OSError) as exc:
-                self._give_up(exc)
+                self.give_up(exc)
             else:
                 return _InWorker(self, future, batch, folder, role)
         return _Done(parse_batch(batch, folder, role))
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
 
-    def _give_up(self, exc: BaseException) -> None:
+    def give_up(self, exc: BaseException) -> None:
+        """Stop using a worker that failed; later batches are parsed in process."""
         logger.warning("the parsing worker failed (%s); parsing in this process", exc)
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        self.close(wait=False)
 
 
 def _leave_interrupts_to_the_parent() -> None:
@@ -208,7 +207,7 @@ class _InWorker:
         try:
             return self.future.result()
         except BrokenProcessPool as exc:  # the worker was killed or crashed
-            self.owner._give_up(exc)
+            self.owner.give_up(exc)
             return parse_batch(self.batch, self.folder, self.role)
 
 

@@ -48,7 +48,6 @@ from mailfollow.adapters.mailbox import (
     FolderStatus,
     ImapSettings,
     MailboxSession,
-    batches,
     find_role_folders,
     guess_role,
 )
@@ -537,11 +536,9 @@ class _FolderSync:
         if not uids:
             return state
         self._announce(uids)
-        groups = list(batches(uids, self.session.settings.batch_size))
         queue = ParseQueue(self.parsers.for_fetch(len(uids)), self.name, self.role)
         try:
-            fetches = self.session.fetch_message_batches(uids)
-            for batch, messages in zip(groups, fetches, strict=True):
+            for batch, messages in self.session.fetch_message_batches(uids):
                 queue.put(batch, messages)
                 for done, parsed in queue.ready():
                     state = self._store_parsed(state, done, parsed)

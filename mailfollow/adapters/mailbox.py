@@ -585,15 +585,14 @@ class MailboxSession:
         return flags
 
     def fetch_messages(self, uids: Sequence[int]) -> list[FetchedMessage]:
-        """Headers, dates, flags, structure and snippets of ``uids`` (one batch)."""
-        return [
-            m for batch in self.fetch_message_batches(uids, batch_size=len(uids)) for m in batch
-        ]
+        """Headers, dates, flags, structure and snippets of ``uids``."""
+        return [m for _, batch in self.fetch_message_batches(uids) for m in batch]
 
     def fetch_message_batches(
         self, uids: Sequence[int], *, batch_size: int | None = None
-    ) -> Iterator[list[FetchedMessage]]:
-        """What `fetch_messages` gives, for each batch of ``uids`` in order.
+    ) -> Iterator[tuple[Sequence[int], list[FetchedMessage]]]:
+        """Each batch of ``uids`` in order, with what `fetch_messages` gives for it
+        (a message expunged meanwhile is missing from the list, not from the batch).
 
         Per batch, one FETCH for headers, dates, flags and structure, then one
         per distinct part number for the snippets. The requests are pipelined:
@@ -616,7 +615,7 @@ class MailboxSession:
                     fetched = self._fetched_metadata(pipe, ahead)
                     sections = self._send_sections(pipe, fetched)
                     ahead = self._send_metadata(pipe, groups, index + 2)
-                yield current
+                yield groups[index], current
         finally:
             self._finish_pipe(pipe)
 

@@ -615,11 +615,12 @@ class Store:
             self._save_state_for(folder, folder_state)
             hint = items[0][1].folder_role if items else FolderRole.OTHER
             role = self._ensure_folder(folder, hint)
-            known = self._message_ids_known([message.message_id for _, message, _ in items])
+            known = self._stored_roles([message.message_id for _, message, _ in items])
             fresh: dict[str, EncodedMessage] = {}
             for _, message, _ in items:
-                if message.message_id in known:
-                    self._upsert_message(message, folder, role)
+                stored = known.get(message.message_id)
+                if stored is not None:
+                    self._replace_if_better(message, folder, role, *stored)
                 else:  # of two copies in one batch, the later wins, as in an upsert
                     fresh[message.message_id] = message
             # A first sync writes thousands of new messages: one statement each
@@ -638,37 +639,34 @@ class Store:
             )
             return len(fresh)
 
-    def _message_ids_known(self, message_ids: Sequence[str]) -> set[str]:
-        known: set[str] = set()
+    def _stored_roles(self, message_ids: Sequence[str]) -> dict[str, tuple[int, FolderRole]]:
+        """Row id and role of each of ``message_ids`` the store already has."""
+        known: dict[str, tuple[int, FolderRole]] = {}
         for start in range(0, len(message_ids), _IN_LIST_LIMIT):
             chunk = message_ids[start : start + _IN_LIST_LIMIT]
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT message_id FROM messages WHERE message_id IN ({marks})"  # noqa: S608 (placeholders only)
-            rows = self._all(query, chunk)
-            known.update(row[0] for row in rows)
+            query = f"SELECT message_id, id, role FROM messages WHERE message_id IN ({marks})"  # noqa: S608 (placeholders only)
+            for row in self._all(query, chunk):
+                known[row["message_id"]] = (int(row["id"]), FolderRole(row["role"]))
         return known
 
-    def _upsert_message(
-        self, message: EncodedMessage, folder: str, role: FolderRole
-    ) -> tuple[int, bool]:
+    def _replace_if_better(
+        self,
+        message: EncodedMessage,
+        folder: str,
+        role: FolderRole,
+        row_id: int,
+        stored_role: FolderRole,
+    ) -> None:
+        """Overwrite a stored message with a copy from a folder of equal or higher rank."""
+        if _ROLE_RANK[role] > _ROLE_RANK[stored_role]:
+            return
         date, data = message.date, message.data
-        row = self._first(
-            "SELECT id, role FROM messages WHERE message_id = ?", (message.message_id,)
+        self._run(
+            "UPDATE messages SET date = ?, folder = ?, role = ?, data = ? WHERE id = ?"
+            " AND (date, folder, role, data) != (?, ?, ?, ?)",
+            (date, folder, role.value, data, row_id, date, folder, role.value, data),
         )
-        if row is None:
-            cursor = self._run(
-                "INSERT INTO messages (message_id, date, folder, role, data)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (message.message_id, date, folder, role.value, data),
-            )
-            return _lastrowid(cursor), True
-        if _ROLE_RANK[role] <= _ROLE_RANK[FolderRole(row["role"])]:
-            self._run(
-                "UPDATE messages SET date = ?, folder = ?, role = ?, data = ? WHERE id = ?"
-                " AND (date, folder, role, data) != (?, ?, ?, ?)",
-                (date, folder, role.value, data, row["id"], date, folder, role.value, data),
-            )
-        return int(row["id"]), False
 
     def update_flags(
         self,

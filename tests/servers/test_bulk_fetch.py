@@ -54,8 +54,8 @@ def test_pipelined_batches_give_what_one_fetch_gives(imap_account: ImapAccount) 
         whole = session.fetch_messages(uids)
         batched = list(session.fetch_message_batches(uids, batch_size=4))
 
-    assert [len(batch) for batch in batched] == [4, 4, 4, 2]
-    assert [m for batch in batched for m in batch] == whole
+    assert [len(batch) for _, batch in batched] == [4, 4, 4, 2]
+    assert [m for _, batch in batched for m in batch] == whole
     bounce = next(m for m in whole if b"MAILER-DAEMON" in m.header)
     assert bounce.report.startswith(b"Reporting-MTA")
     assert bounce.snippet.startswith(b"Your message could not be delivered")
@@ -68,7 +68,7 @@ def test_leaving_the_batches_early_keeps_the_session_usable(imap_account: ImapAc
         session.select("INBOX")
         uids = session.search_uids()
         batches = session.fetch_message_batches(uids, batch_size=2)
-        first = next(batches)
+        _, first = next(batches)
         batches.close()  # answers for the next batch are already on their way
 
         assert session.is_open
