@@ -48,6 +48,11 @@ class MailboxUnavailable(MailboxError, ConnectionError):  # noqa: N818 (reads as
     pass
 
 
+class TextsPending(MailboxError):  # noqa: N818 (reads as a state)
+    """Messages that could join a conversation are stored without their text
+    (a large sync left it on the server) and it could not be fetched now."""
+
+
 class StoreError(MailfollowError):
     pass
 

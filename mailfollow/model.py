@@ -100,6 +100,11 @@ class Message:
     date_is_fallback: bool = False  # Date header unusable; INTERNALDATE used
     id_is_synthetic: bool = False  # no usable Message-ID; derived from a hash
     problems: tuple[str, ...] = ()  # decoding problems met while parsing
+    # The text (snippet, and the delivery report of a bounce) and the MIME
+    # structure (attachment names, part types) are not fetched yet: a large
+    # sync leaves them on the server until the message could matter to a
+    # conversation. The headers are known.
+    text_deferred: bool = False
 
 
 class Stage(enum.StrEnum):

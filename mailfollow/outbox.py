@@ -588,7 +588,8 @@ class _SendPass:
         synced = pipeline.sync(self.store, self.config)
         if self.looked and not (synced.new or synced.changed or synced.removed):
             return
-        assessments = pipeline.assess(self.store, self.config, now=self.now)
+        texts = pipeline.MailboxTexts(self.store, self.mailbox)
+        assessments = pipeline.assess(self.store, self.config, now=self.now, texts=texts)
         pipeline.review_queue(
             self.store, self.config, assessments, mailbox=self.mailbox, now=self.now
         )

@@ -16,12 +16,12 @@ import contextlib
 import gc
 import logging
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from mailfollow import drafts_folder, outbox
+from mailfollow import drafts_folder, errors, outbox
 from mailfollow.adapters.mailbox import imap_settings_from_config
 from mailfollow.adapters.store import DraftRecord, Store
 from mailfollow.core import approval
@@ -45,10 +45,13 @@ from mailfollow.core.relevance import relevant_messages
 from mailfollow.drafts_folder import FolderReport, MailboxAccess, MirrorReport
 from mailfollow.model import (
     Address,
+    Classification,
     ClassifiedMessage,
     Conversation,
     FolderRole,
+    IncomingKind,
     Message,
+    OutgoingKind,
     QueueState,
     State,
     Verdict,
@@ -57,6 +60,7 @@ from mailfollow.outbox import SendReport
 from mailfollow.sync import (
     RetryPolicy,
     SyncReport,
+    fetch_texts,
     folder_overrides_from_config,
     sync_local,
     sync_mailbox,
@@ -168,8 +172,33 @@ def sync(
 # --- 2. classify, infer, decide ----------------------------------------------
 
 
+class TextSource(Protocol):
+    """Where the texts a large sync left on the server come from."""
+
+    def fetch_texts(self, message_ids: Sequence[str]) -> set[str]:
+        """Fetch and store them; the Message-IDs whose text is stored now."""
+        ...
+
+
+@dataclass(frozen=True)
+class MailboxTexts:
+    """Texts from the configured account, connecting only when one is needed."""
+
+    store: Store
+    mailbox: MailboxAccess
+
+    def fetch_texts(self, message_ids: Sequence[str]) -> set[str]:
+        if not self.mailbox.enabled:
+            return set()  # a local source: its messages always come with their text
+        return fetch_texts(self.store, self.mailbox.session(), message_ids)
+
+
 def classify_all(
-    store: Store, config: Config, corrections: Sequence[Correction] = ()
+    store: Store,
+    config: Config,
+    corrections: Sequence[Correction] = (),
+    *,
+    texts: TextSource | None = None,
 ) -> list[ClassifiedMessage]:
     """The stored messages that could belong to a tracked conversation, each with
     what it is and whether the user sent it.
@@ -177,6 +206,8 @@ def classify_all(
     The user's messages are classified first, to tell which start a
     conversation; then only the mail those conversations can reach
     (core.relevance), which gives the same conversations as every message.
+    Both steps first fetch the texts a large sync left on the server
+    (``texts``) for the messages they look at; TextsPending when that fails.
     """
     identity = config.identity()
     rules = config.detection_rules()
@@ -186,6 +217,7 @@ def classify_all(
     if nudges:  # they replace the Drafts copies mailfollow made of them
         replaced = {m.message_id for m in nudges}
         messages = [m for m in messages if m.message_id not in replaced] + nudges
+    messages = with_texts(store, messages, texts, needed=lambda m: identity.is_me(m.sender))
     own_ids = frozenset(m.message_id for m in messages if identity.is_me(m.sender))
     tracked = {c.target: c for c in corrections if c.kind is CorrectionKind.TRACK}
     done: dict[int, ClassifiedMessage] = {}
@@ -193,10 +225,14 @@ def classify_all(
     def classified(message: Message) -> ClassifiedMessage:
         found = done.get(id(message))
         if found is None:
-            classification = classify_message(
-                message, identity=identity, rules=rules, own_message_ids=own_ids
-            )
-            found = ClassifiedMessage(message, classification, identity.is_me(message.sender))
+            from_me = identity.is_me(message.sender)
+            if message.text_deferred:
+                classification = without_text(from_me=from_me)
+            else:
+                classification = classify_message(
+                    message, identity=identity, rules=rules, own_message_ids=own_ids
+                )
+            found = ClassifiedMessage(message, classification, from_me)
             done[id(message)] = found
         return found
 
@@ -204,7 +240,56 @@ def classify_all(
         return own_kind(classified(message), tracked) in START_STAGES
 
     relevant = relevant_messages(messages, identity=identity, starts=starts)
+    relevant = with_texts(store, relevant, texts, needed=lambda m: True)
     return [classified(m) for m in relevant]
+
+
+def with_texts(
+    store: Store,
+    messages: Sequence[Message],
+    texts: TextSource | None,
+    *,
+    needed: Callable[[Message], bool],
+) -> list[Message]:
+    """``messages`` with the deferred texts of those ``needed`` fetched and filled in.
+
+    A message gone from every folder keeps no text to fetch and stays as it
+    is (see `without_text`). Raises TextsPending when a text the mailbox
+    still has could not be fetched (no ``texts``, or the server did not give it).
+    """
+    deferred = [m.message_id for m in messages if m.text_deferred and needed(m)]
+    if not deferred:
+        return list(messages)
+    filled = texts.fetch_texts(deferred) if texts is not None else set()
+    missing = [i for i in deferred if i not in filled and store.locations_of(i)]
+    if missing:
+        raise errors.TextsPending(
+            f"{len(missing)} message(s) that could join a conversation are stored without "
+            "their text (a large sync left it on the server) and it could not be fetched "
+            "now; no decisions until it is (mailfollow scan or the next poll fetches it)"
+        )
+    fresh = {i: found for i in filled if (found := store.get_message(i)) is not None}
+    return [fresh.get(m.message_id, m) for m in messages]
+
+
+def without_text(*, from_me: bool) -> Classification:
+    """What a message whose text can no longer be read counts as (it left the
+    mailbox before its text was fetched): nothing that starts a conversation,
+    and an answer when someone else sent it, so that no follow-up goes out
+    on a guess."""
+    if from_me:
+        return Classification(
+            rule="text.unavailable",
+            explanation="Left the mailbox before its text was read; not taken as the start "
+            "of a conversation.",
+            outgoing=OutgoingKind.OTHER,
+        )
+    return Classification(
+        rule="text.unavailable",
+        explanation="Left the mailbox before its text was read; counted as an answer, so "
+        "that no follow-up goes out on a guess.",
+        incoming=IncomingKind.HUMAN_REPLY,
+    )
 
 
 def sent_nudges_not_in_mailbox(store: Store, sent_copies: set[str]) -> list[Message]:
@@ -252,15 +337,20 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def assess(store: Store, config: Config, *, now: datetime) -> list[Assessment]:
-    """Infer the tracked conversations and decide, with reasons, which are due."""
+def assess(
+    store: Store, config: Config, *, now: datetime, texts: TextSource | None = None
+) -> list[Assessment]:
+    """Infer the tracked conversations and decide, with reasons, which are due.
+
+    ``texts`` fetches the texts a large sync left on the server (see classify_all).
+    """
     settings = config.policy_settings()
     corrections = [
         Correction(CorrectionKind(c.kind), c.target, c.stage) for c in store.corrections()
     ]
     with collector_paused():
         conversations = infer_conversations(
-            classify_all(store, config, corrections),
+            classify_all(store, config, corrections, texts=texts),
             identity=config.identity(),
             policy=settings,
             corrections=corrections,
@@ -396,7 +486,7 @@ def poll_once(
             logger.warning("%s", warning)
         recovered = outbox.recover_interrupted(store, config, mailbox, now=now)
         woken = outbox.wake_snoozed(store, now=now) if draft else []
-        assessments = assess(store, config, now=now)
+        assessments = assess(store, config, now=now, texts=MailboxTexts(store, mailbox))
         review = (
             review_queue(store, config, assessments, mailbox=mailbox, now=now)
             if draft

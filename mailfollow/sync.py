@@ -27,6 +27,14 @@ caller keeps open (the daemon's IDLE loop).
 
 Decoding never stops a scan: a message with ``Message.problems`` is stored
 and its problems are logged once, as a warning.
+
+A folder pass that brings ``DEFER_TEXTS_FROM`` new messages or more (a first
+sync, a folder fetched again) leaves their texts on the server: most of a
+large mailbox can never join a conversation, and reading each message's text
+costs the server a file read and the client a decoding. Headers, flags,
+structure and attachment names are still stored for every message; the
+pipeline fetches the text of those that could matter (`fetch_texts`) before
+classifying them. Sent and Drafts always come with their texts.
 """
 
 from __future__ import annotations
@@ -53,13 +61,20 @@ from mailfollow.adapters.mailbox import (
 )
 from mailfollow.adapters.store import FolderState, Store
 from mailfollow.model import FolderRole, Message
-from mailfollow.parsing import ParsedFetch, ParseQueue, Parsers
+from mailfollow.parsing import ParsedFetch, ParseQueue, Parsers, parse_batch
 from mailfollow.progress import ProgressSink
 
 if TYPE_CHECKING:
     from mailfollow.config import Config
 
 logger = logging.getLogger(__name__)
+
+# New messages in one folder pass from which their texts stay on the server
+# until needed (see the module docstring); ordinary polls bring a handful.
+DEFER_TEXTS_FROM = 1000
+# Folders whose texts are always fetched: the user's own mail is classified
+# (application, thank-you...) to find the conversations in the first place.
+_TEXT_ROLES = frozenset({FolderRole.SENT, FolderRole.DRAFTS})
 
 # The roles scanned on an ordinary server, in this order.
 SCANNED_ROLES: tuple[FolderRole, ...] = (
@@ -121,6 +136,7 @@ class FolderReport:
     unchanged: bool = False  # its counters had not moved: nothing fetched
     reset: bool = False  # UIDVALIDITY changed; the folder was fetched again
     commands: int = 0  # IMAP commands spent on this folder (LIST/STATUS not included)
+    deferred: int = 0  # of the fetched, stored without their text (DEFER_TEXTS_FROM)
 
 
 @dataclass(frozen=True)
@@ -149,6 +165,10 @@ class SyncReport:
     def removed(self) -> int:
         return sum(f.removed for f in self.folders)
 
+    @property
+    def deferred(self) -> int:
+        return sum(f.deferred for f in self.folders)
+
     def folder(self, name: str) -> FolderReport:
         return next(f for f in self.folders if f.name == name)
 
@@ -166,6 +186,7 @@ class _FolderCounts:
     unchanged: bool = False
     reset: bool = False
     commands: int = 0
+    deferred: int = 0
 
     def freeze(self) -> FolderReport:
         return FolderReport(**dataclasses.asdict(self))
@@ -292,10 +313,13 @@ def sync_mailbox(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
+    defer_texts_from: int | None = DEFER_TEXTS_FROM,
 ) -> SyncReport:
     """Bring the store up to date with the mailbox, retrying when it goes away.
 
-    Raises CredentialError at once, MailboxUnavailable after ``retry.attempts``
+    ``defer_texts_from`` (None: never) is the size of a folder pass from which
+    texts stay on the server (see the module docstring). Raises
+    CredentialError at once, MailboxUnavailable after ``retry.attempts``
     failures in a row, MailboxError for what retrying cannot fix.
     """
     retry = retry or RetryPolicy()
@@ -314,6 +338,7 @@ def sync_mailbox(
                     folder_overrides=folder_overrides or {},
                     extra_folders=extra_folders,
                     progress=progress,
+                    defer_texts_from=defer_texts_from,
                 )
         except errors.MailboxUnavailable as exc:
             tally.commands += session.commands
@@ -342,6 +367,7 @@ def sync_session(
     folder_overrides: Mapping[str, str] | None = None,
     extra_folders: Sequence[str] = (),
     progress: ProgressSink | None = None,
+    defer_texts_from: int | None = DEFER_TEXTS_FROM,
 ) -> SyncReport:
     """One sync pass over an open session (no retries: errors propagate)."""
     tally = _Tally()
@@ -354,6 +380,7 @@ def sync_session(
             folder_overrides=folder_overrides or {},
             extra_folders=extra_folders,
             progress=progress,
+            defer_texts_from=defer_texts_from,
         )
     finally:
         tally.commands = session.commands - before
@@ -384,6 +411,7 @@ def _sync_folders(
     folder_overrides: Mapping[str, str],
     extra_folders: Sequence[str],
     progress: ProgressSink | None,
+    defer_texts_from: int | None,
 ) -> None:
     folders, statuses = session.list_folders()
     plan, warnings = plan_folders(
@@ -392,12 +420,15 @@ def _sync_folders(
     for warning in warnings:
         tally.warn(warning)
     with Parsers() as parsers:
+        parsers.expect(_expected_new(store, plan, statuses))
         for planned in plan:
             if planned.name in tally.finished:
                 continue  # done before a retry
             counts = tally.folder(planned.name, planned.role)
             before = session.commands
-            folder = _FolderSync(store, session, planned, tally, progress, parsers)
+            folder = _FolderSync(
+                store, session, planned, tally, progress, parsers, defer_texts_from
+            )
             try:
                 folder.run(statuses.get(planned.name))
             except errors.MailboxUnavailable:
@@ -407,6 +438,24 @@ def _sync_folders(
             finally:
                 counts.commands += session.commands - before
             tally.finished.add(planned.name)
+
+
+def _expected_new(
+    store: Store, plan: Sequence[PlannedFolder], statuses: Mapping[str, FolderStatus]
+) -> int:
+    """How many new messages the pass will fetch, as far as LIST-STATUS tells
+    (0 without it: each folder's STATUS tells later)."""
+    expected = 0
+    for planned in plan:
+        status = statuses.get(planned.name)
+        if status is None or status.uidnext is None:
+            continue
+        state = store.get_folder_state(planned.name)
+        if state is None or state.uidvalidity != status.uidvalidity:
+            expected += status.messages or 0
+        else:
+            expected += max(0, status.uidnext - 1 - state.last_uid)
+    return expected
 
 
 class _FolderSync:
@@ -420,6 +469,7 @@ class _FolderSync:
         tally: _Tally,
         progress: ProgressSink | None,
         parsers: Parsers,
+        defer_texts_from: int | None,
     ) -> None:
         self.parsers = parsers
         self.store = store
@@ -429,6 +479,7 @@ class _FolderSync:
         self.tally = tally
         self.progress = progress
         self.counts = tally.folder(planned.name, planned.role)
+        self.defer_texts_from = defer_texts_from
 
     def run(self, status: FolderStatus | None) -> None:
         state = self.store.get_folder_state(self.name)
@@ -536,9 +587,12 @@ class _FolderSync:
         if not uids:
             return state
         self._announce(uids)
+        texts = self._with_texts(len(uids))
+        if not texts:
+            logger.info("folder %s: %d new message(s), texts left for later", self.name, len(uids))
         queue = ParseQueue(self.parsers.for_fetch(len(uids)), self.name, self.role)
         try:
-            for batch, messages in self.session.fetch_message_batches(uids):
+            for batch, messages in self.session.fetch_message_batches(uids, texts=texts):
                 queue.put(batch, messages)
                 for done, parsed in queue.ready():
                     state = self._store_parsed(state, done, parsed)
@@ -556,6 +610,11 @@ class _FolderSync:
         )
         return state
 
+    def _with_texts(self, count: int) -> bool:
+        if self.role in _TEXT_ROLES or self.defer_texts_from is None:
+            return True
+        return count < self.defer_texts_from
+
     def _store_parsed(
         self, state: FolderState, batch: Sequence[int], parsed_batch: Sequence[ParsedFetch]
     ) -> FolderState:
@@ -572,6 +631,7 @@ class _FolderSync:
                 continue
             self.tally.warn_problems(parsed, folder=self.name)
             items.append((parsed.uid, parsed.message, parsed.modseq))
+            self.counts.deferred += parsed.message.text_deferred
         state = dataclasses.replace(state, last_uid=batch[-1])
         self.counts.new += self.store.store_encoded_messages(self.name, items, folder_state=state)
         self.counts.fetched += len(items)
@@ -586,6 +646,39 @@ class _FolderSync:
         announced = self.tally.announced.get(self.name, 0)
         self.progress.add_total(sum(1 for uid in uids if uid > announced))
         self.tally.announced[self.name] = max(announced, uids[-1])
+
+
+# --------------------------------------------------------------------------- deferred texts
+
+
+def fetch_texts(store: Store, session: MailboxSession, message_ids: Iterable[str]) -> set[str]:
+    """Fetch and store the text of messages stored without it (``text_deferred``).
+
+    Each message is fetched from one of the places the store knows it in.
+    Returns the Message-IDs whose text is stored now; a message gone from
+    every folder, or expunged since the last sync, stays without.
+    """
+    wanted: dict[str, tuple[FolderRole, list[int]]] = {}
+    for message_id in dict.fromkeys(message_ids):
+        locations = store.locations_of(message_id)
+        if locations:
+            where = locations[0]
+            wanted.setdefault(where.folder, (where.role, []))[1].append(where.uid)
+    done: set[str] = set()
+    for folder, (role, uids) in sorted(wanted.items()):
+        session.select(folder)
+        for _, fetched in session.fetch_message_batches(sorted(uids)):
+            items = []
+            for parsed in parse_batch(fetched, folder, role):
+                if parsed.message is None:
+                    logger.error("folder %s UID %d: unreadable message", folder, parsed.uid)
+                    continue
+                items.append((parsed.uid, parsed.message, parsed.modseq))
+                done.add(parsed.message_id)
+            store.store_encoded_messages(folder, items)
+    if done:
+        logger.info("fetched the text of %d message(s) that could join a conversation", len(done))
+    return done
 
 
 # --------------------------------------------------------------------------- local sources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 
@@ -47,4 +48,16 @@ def make_message(
         folder=role.value.upper() if role is FolderRole.INBOX else role.value.title(),
         folder_role=role,
         **extra,  # type: ignore[arg-type]
+    )
+
+
+def as_deferred(message: Message) -> Message:
+    """``message`` as a large sync stores it: headers only, text and MIME
+    structure left on the server (Message.text_deferred)."""
+    return dataclasses.replace(
+        message,
+        snippet="",
+        attachment_names=(),
+        part_types=(message.content_type,),
+        text_deferred=True,
     )

@@ -337,6 +337,7 @@ class FetchedMessage:
     snippet: bytes = b""  # raw (still transfer-encoded) start of body.text_part
     report: bytes = b""  # start of body.report_section, the delivery report of a bounce
     gm_thread_id: str | None = None
+    text_deferred: bool = False  # snippet and report left on the server (see fetch_message_batches)
 
 
 @dataclass(frozen=True)
@@ -589,13 +590,15 @@ class MailboxSession:
         return [m for _, batch in self.fetch_message_batches(uids) for m in batch]
 
     def fetch_message_batches(
-        self, uids: Sequence[int], *, batch_size: int | None = None
+        self, uids: Sequence[int], *, batch_size: int | None = None, texts: bool = True
     ) -> Iterator[tuple[Sequence[int], list[FetchedMessage]]]:
         """Each batch of ``uids`` in order, with what `fetch_messages` gives for it
         (a message expunged meanwhile is missing from the list, not from the batch).
 
         Per batch, one FETCH for headers, dates, flags and structure, then one
-        per distinct part number for the snippets. The requests are pipelined:
+        per distinct part number for the snippets; ``texts=False`` leaves out
+        the structure and the snippets (the messages come back ``text_deferred``),
+        which spares the server opening every message file. The requests are pipelined:
         while the caller works on one batch, the server is already answering
         for the next, so neither side waits for the other. Leaving the loop
         early is safe: the answers still on their way are read and dropped.
@@ -605,16 +608,17 @@ class MailboxSession:
             return
         pipe = self._pipe()
         try:
-            metadata = self._pipe_call(pipe.send, [(groups[0], self._message_items())])
-            fetched = self._fetched_metadata(pipe, metadata)
-            sections = self._send_sections(pipe, fetched)
-            ahead = self._send_metadata(pipe, groups, 1)
+            first = self._message_items(texts=texts)
+            metadata = self._pipe_call(pipe.send, [(groups[0], first)])
+            fetched = self._fetched_metadata(pipe, metadata, texts=texts)
+            sections = self._send_sections(pipe, fetched if texts else [])
+            ahead = self._send_metadata(pipe, groups, 1, texts=texts)
             for index in range(len(groups)):
                 current = _with_sections(fetched, self._pipe_call(pipe.collect, sections))
                 if ahead is not None:
-                    fetched = self._fetched_metadata(pipe, ahead)
-                    sections = self._send_sections(pipe, fetched)
-                    ahead = self._send_metadata(pipe, groups, index + 2)
+                    fetched = self._fetched_metadata(pipe, ahead, texts=texts)
+                    sections = self._send_sections(pipe, fetched if texts else [])
+                    ahead = self._send_metadata(pipe, groups, index + 2, texts=texts)
                 yield groups[index], current
         finally:
             self._finish_pipe(pipe)
@@ -630,18 +634,20 @@ class MailboxSession:
             raise self._translated(exc) from exc
 
     def _send_metadata(
-        self, pipe: FetchPipe, groups: Sequence[Sequence[int]], index: int
+        self, pipe: FetchPipe, groups: Sequence[Sequence[int]], index: int, *, texts: bool
     ) -> int | None:
         if index >= len(groups):
             return None
-        return self._pipe_call(pipe.send, [(groups[index], self._message_items())])
+        return self._pipe_call(pipe.send, [(groups[index], self._message_items(texts=texts))])
 
-    def _fetched_metadata(self, pipe: FetchPipe, ticket: int) -> list[FetchedMessage]:
+    def _fetched_metadata(
+        self, pipe: FetchPipe, ticket: int, *, texts: bool
+    ) -> list[FetchedMessage]:
         responses = self._pipe_call(pipe.collect, ticket)
         return [
             message
             for uid, item in sorted(responses.items())
-            if (message := _fetched_message(uid, item)) is not None
+            if (message := _fetched_message(uid, item, text_deferred=not texts)) is not None
         ]
 
     def _send_sections(self, pipe: FetchPipe, messages: Sequence[FetchedMessage]) -> int:
@@ -842,10 +848,11 @@ class MailboxSession:
             items.append("HIGHESTMODSEQ")
         return items
 
-    def _message_items(self) -> str:
+    def _message_items(self, *, texts: bool = True) -> str:
         fields = " ".join(FETCH_HEADER_FIELDS)
         items = ["UID", f"BODY.PEEK[HEADER.FIELDS ({fields})]", "INTERNALDATE", "FLAGS"]
-        items.append("BODYSTRUCTURE")
+        if texts:  # the structure says which part holds the text, and names attachments
+            items.append("BODYSTRUCTURE")
         if self.condstore:
             items.append("MODSEQ")
         if self.gmail:
@@ -985,7 +992,9 @@ def _parse_status_lines(lines: Sequence[Any]) -> dict[str, FolderStatus]:
     return statuses
 
 
-def _fetched_message(uid: int, item: Mapping[bytes, Any]) -> FetchedMessage | None:
+def _fetched_message(
+    uid: int, item: Mapping[bytes, Any], *, text_deferred: bool = False
+) -> FetchedMessage | None:
     header = next(
         (v for k, v in item.items() if k.startswith(b"BODY[HEADER") and isinstance(v, bytes)),
         None,
@@ -1001,6 +1010,7 @@ def _fetched_message(uid: int, item: Mapping[bytes, Any]) -> FetchedMessage | No
         modseq=_modseq(item.get(b"MODSEQ")),
         body=parse_bodystructure(item.get(b"BODYSTRUCTURE")),
         gm_thread_id=thread.decode("ascii", "replace") if isinstance(thread, bytes) else None,
+        text_deferred=text_deferred,
     )
 
 

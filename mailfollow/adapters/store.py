@@ -190,6 +190,11 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: a large sync leaves the text of most messages on the server until it
+    # could matter (Message.text_deferred).
+    """
+    ALTER TABLE messages ADD COLUMN text_deferred INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -615,20 +620,23 @@ class Store:
             self._save_state_for(folder, folder_state)
             hint = items[0][1].folder_role if items else FolderRole.OTHER
             role = self._ensure_folder(folder, hint)
-            known = self._stored_roles([message.message_id for _, message, _ in items])
+            known = self._stored_rows([message.message_id for _, message, _ in items])
             fresh: dict[str, EncodedMessage] = {}
             for _, message, _ in items:
                 stored = known.get(message.message_id)
                 if stored is not None:
-                    self._replace_if_better(message, folder, role, *stored)
+                    self._replace_if_better(message, folder, role, stored)
                 else:  # of two copies in one batch, the later wins, as in an upsert
                     fresh[message.message_id] = message
             # A first sync writes thousands of new messages: one statement each
             # for the whole batch, run by SQLite without a round trip to Python.
             self._run_many(
-                "INSERT INTO messages (message_id, date, folder, role, data)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(m.message_id, m.date, folder, role.value, m.data) for m in fresh.values()],
+                "INSERT INTO messages (message_id, date, folder, role, data, text_deferred)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (m.message_id, m.date, folder, role.value, m.data, m.text_deferred)
+                    for m in fresh.values()
+                ],
             )
             self._run_many(
                 "INSERT INTO locations (folder, uid, message, flags, modseq)"
@@ -639,33 +647,44 @@ class Store:
             )
             return len(fresh)
 
-    def _stored_roles(self, message_ids: Sequence[str]) -> dict[str, tuple[int, FolderRole]]:
-        """Row id and role of each of ``message_ids`` the store already has."""
-        known: dict[str, tuple[int, FolderRole]] = {}
+    def _stored_rows(self, message_ids: Sequence[str]) -> dict[str, _StoredRow]:
+        """Row id, role and text state of each of ``message_ids`` the store already has."""
+        known: dict[str, _StoredRow] = {}
         for start in range(0, len(message_ids), _IN_LIST_LIMIT):
             chunk = message_ids[start : start + _IN_LIST_LIMIT]
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT message_id, id, role FROM messages WHERE message_id IN ({marks})"  # noqa: S608 (placeholders only)
+            query = (
+                "SELECT message_id, id, folder, role, text_deferred FROM messages"  # noqa: S608 (placeholders only)
+                f" WHERE message_id IN ({marks})"
+            )
             for row in self._all(query, chunk):
-                known[row["message_id"]] = (int(row["id"]), FolderRole(row["role"]))
+                known[row["message_id"]] = _StoredRow(
+                    int(row["id"]),
+                    row["folder"],
+                    FolderRole(row["role"]),
+                    bool(row["text_deferred"]),
+                )
         return known
 
     def _replace_if_better(
-        self,
-        message: EncodedMessage,
-        folder: str,
-        role: FolderRole,
-        row_id: int,
-        stored_role: FolderRole,
+        self, message: EncodedMessage, folder: str, role: FolderRole, stored: _StoredRow
     ) -> None:
-        """Overwrite a stored message with a copy from a folder of equal or higher rank."""
-        if _ROLE_RANK[role] > _ROLE_RANK[stored_role]:
+        """Overwrite a stored message with a copy from a folder of equal or higher rank.
+
+        A copy without its text never replaces one with it, and a copy with
+        its text fills in one without, whatever the folders' ranks.
+        """
+        if message.text_deferred and not stored.text_deferred:
             return
-        date, data = message.date, message.data
+        if _ROLE_RANK[role] > _ROLE_RANK[stored.role]:
+            if not stored.text_deferred or message.text_deferred:
+                return
+            folder, role = stored.folder, stored.role  # keep the better folder, take the text
+        values = (message.date, folder, role.value, message.data, message.text_deferred)
         self._run(
-            "UPDATE messages SET date = ?, folder = ?, role = ?, data = ? WHERE id = ?"
-            " AND (date, folder, role, data) != (?, ?, ?, ?)",
-            (date, folder, role.value, data, row_id, date, folder, role.value, data),
+            "UPDATE messages SET date = ?, folder = ?, role = ?, data = ?, text_deferred = ?"
+            " WHERE id = ? AND (date, folder, role, data, text_deferred) != (?, ?, ?, ?, ?)",
+            (*values, stored.row_id, *values),
         )
 
     def update_flags(
@@ -1189,7 +1208,9 @@ def _approved_at_after(current: DraftRecord, to: QueueState, at: datetime) -> da
 # Message <-> compact JSON. Short keys and omitted defaults keep a row small;
 # message_id and date have their own columns, folder/role/flags come from
 # locations.
-_STORED_OUTSIDE_DATA = frozenset({"message_id", "date", "folder", "folder_role", "flags"})
+_STORED_OUTSIDE_DATA = frozenset(
+    {"message_id", "date", "folder", "folder_role", "flags", "text_deferred"}
+)
 _TEXT_KEYS = {"subject": "s", "content_type": "ct", "snippet": "n"}
 _TEXT_DEFAULTS = {"subject": "", "content_type": "text/plain", "snippet": ""}
 _TUPLE_KEYS = {
@@ -1210,6 +1231,10 @@ HANDLED_MESSAGE_FIELDS = _STORED_OUTSIDE_DATA | {
 }
 _OFFSET_KEY = "z"  # the Date header's UTC offset in seconds, when not zero
 _ZLIB_LEVEL = 6
+# Rows shorter than this stay JSON text: they shrink by about 200 bytes, and
+# compressing one costs as much as encoding it (zlib's set-up dominates). A
+# message stored without its text (text_deferred) is about 500 bytes.
+_COMPRESS_FROM = 640
 _IN_LIST_LIMIT = 500  # values bound in one "IN (...)": well under SQLite's limit
 
 
@@ -1230,6 +1255,15 @@ class EncodedMessage:
     data: str | bytes
     flags: str
     folder_role: FolderRole
+    text_deferred: bool = False
+
+
+@dataclass(frozen=True)
+class _StoredRow:
+    row_id: int
+    folder: str
+    role: FolderRole
+    text_deferred: bool
 
 
 def encode_message(message: Message) -> EncodedMessage:
@@ -1240,6 +1274,7 @@ def encode_message(message: Message) -> EncodedMessage:
         data=_encode_message(message),
         flags=_flags_text(message.flags),
         folder_role=message.folder_role,
+        text_deferred=message.text_deferred,
     )
 
 
@@ -1276,6 +1311,8 @@ def _pack(text: str) -> str | bytes:
     message near 1 KiB; short ones stay readable text.
     """
     raw = text.encode()
+    if len(raw) < _COMPRESS_FROM:
+        return text
     packed = zlib.compress(raw, _ZLIB_LEVEL)
     return packed if len(packed) < len(raw) else text
 
@@ -1313,6 +1350,7 @@ def _message(row: sqlite3.Row, locations: Sequence[MessageLocation]) -> Message:
         folder=folder,
         folder_role=role,
         flags=flags,
+        text_deferred=bool(row["text_deferred"]),
         **fields,
     )
 

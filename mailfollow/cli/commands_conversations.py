@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from mailfollow import pipeline
+from mailfollow.adapters.store import Store
 from mailfollow.cli import AppContext, pass_app
 from mailfollow.cli.output import (
     iso,
@@ -20,6 +21,7 @@ from mailfollow.cli.output import (
 )
 from mailfollow.config import Config
 from mailfollow.core.policy import explain as explain_verdict
+from mailfollow.drafts_folder import MailboxAccess
 from mailfollow.errors import MailfollowError
 from mailfollow.model import Stage, State
 
@@ -31,7 +33,15 @@ def _now() -> datetime:
 def _assess(config: Config, as_of: str | None) -> tuple[list[pipeline.Assessment], datetime]:
     now = parse_moment(as_of, user_zone(config)) if as_of else _now()
     with pipeline.open_store(config) as store:
-        return pipeline.assess(store, config, now=now), now
+        return _assess_store(store, config, now), now
+
+
+def _assess_store(store: Store, config: Config, now: datetime) -> list[pipeline.Assessment]:
+    """Assess from the store; the account is reached only for texts a large sync
+    left on the server."""
+    with MailboxAccess.for_config(config) as mailbox:
+        texts = pipeline.MailboxTexts(store, mailbox)
+        return pipeline.assess(store, config, now=now, texts=texts)
 
 
 def conversation_json(item: pipeline.Assessment) -> dict[str, Any]:
@@ -204,7 +214,7 @@ def ignore(app: AppContext, target: str) -> None:
     config = app.config()
     key = target.strip().strip("<>")
     with pipeline.open_store(config) as store:
-        items = pipeline.assess(store, config, now=_now())
+        items = _assess_store(store, config, _now())
         # A Message-ID not tracked yet is kept as it is: the correction applies later.
         with contextlib.suppress(MailfollowError):
             key = find_assessment(items, key).conversation.id

@@ -31,6 +31,10 @@ no`` (equals absence), ``X-MS-Exchange-Inbox-Rules-Loop`` without
 
 Incoming classification does not use the user's track/ignore rules: those
 decide which of the user's own messages start a conversation.
+
+:func:`bounce_possible` says, from the headers alone, whether the bounce rules
+could fire for some text: a message whose text is not fetched yet may be a
+bounce only then.
 """
 
 from __future__ import annotations
@@ -241,13 +245,20 @@ def _strip_subject(subject: str) -> tuple[str, bool]:
     return core.strip(), replied
 
 
-def _evidence(message: Message, identity: Identity, own_message_ids: Collection[str]) -> _Evidence:
+def _evidence(
+    message: Message,
+    identity: Identity,
+    own_message_ids: Collection[str],
+    *,
+    read_text: bool = True,
+) -> _Evidence:
+    """What the rules read; without ``read_text``, as if the message had no text."""
     headers = {str(k).lower(): str(v) for k, v in message.headers.items()}
     subject = message.subject or ""
     core, replied = _strip_subject(subject)
     sender = message.sender.email.lower() if message.sender else ""
     local, _, domain = sender.rpartition("@") if "@" in sender else (sender, "", "")
-    text = _normalise_quotes(message.snippet or "")
+    text = _normalise_quotes(message.snippet or "") if read_text else ""
     return _Evidence(
         message=message,
         identity=identity,
@@ -1192,7 +1203,7 @@ def _rule_delivery_report(ev: _Evidence) -> Classification | None:
             "An abuse feedback report (ARF), not a reply.",
         )
     ses = _SES_NOTIFICATION.search(ev.text)
-    if ses:
+    if ses and _machine_sender(ev):  # a person pasting a notification's JSON sent no notice
         outcome = {"Bounce": "failed", "Delivery": "delivered"}.get(ses.group(1))
         if outcome:
             return _notice_for(ev, outcome, "bounce.ses-notification", "An Amazon SES notification")
@@ -1226,12 +1237,17 @@ def _rule_failed_recipients(ev: _Evidence) -> Classification | None:
 
 
 def _rule_mail_daemon(ev: _Evidence) -> Classification | None:
-    if not (_DAEMON_LOCAL.match(ev.sender_local) or _DAEMON_NAME.search(ev.sender_name)):
+    if not _from_mail_system(ev):
         return None
     who = ev.sender or ev.sender_name
     return _notice_for(
         ev, _dsn_outcome(ev), "bounce.mailer-daemon", f"A notice from the mail system ({who})"
     )
+
+
+def _from_mail_system(ev: _Evidence) -> bool:
+    """MAILER-DAEMON, postmaster, "Mail Delivery Subsystem"..., by address or name."""
+    return bool(_DAEMON_LOCAL.match(ev.sender_local) or _DAEMON_NAME.search(ev.sender_name))
 
 
 def _rule_bounce_subject(ev: _Evidence) -> Classification | None:
@@ -1269,6 +1285,54 @@ def _machine_sender(ev: _Evidence) -> str:
     if ev.header_token("auto-submitted") not in {"", "no"}:
         return f"Auto-Submitted: {ev.header('auto-submitted')}"
     return ""  # list headers are not enough: people discuss bounces on mailing lists
+
+
+_NOBODY = Identity(name="", addresses=frozenset())
+# Report types whose rule can call a message a bounce (see _rule_delivery_report).
+_BOUNCE_REPORTS = frozenset({"delivery-status", "disposition-notification"})
+
+
+def bounce_possible(message: Message) -> bool:
+    """Whether some text could make :func:`classify_message` call ``message`` a bounce.
+
+    Reads only what a message whose text is not fetched yet
+    (``Message.text_deferred``) has: headers, sender, subject and MIME types,
+    never the snippet. True when a bounce rule needs nothing the headers
+    lack: a delivery-status or disposition-notification report
+    (bounce.dsn-report, bounce.mdn-rejected), an X-Failed-Recipients header
+    (bounce.x-failed-recipients), a mail-system sender (bounce.mailer-daemon),
+    a bounce subject (bounce.subject), or machine-sent mail (bounce.text,
+    bounce.ses-notification). An abuse feedback report is never a bounce. The
+    user's own messages are not bounces either, but who the user is is not
+    asked here: True for one of theirs only costs a fetch.
+
+    A deferred message's parts are not known either (a large sync does not
+    fetch its structure): when it is multipart of a kind that could enclose
+    a delivery report, it could be one.
+    """
+    ev = _evidence(message, _NOBODY, (), read_text=False)
+    report = _report_type(ev)
+    if report in _BOUNCE_REPORTS:
+        return True
+    if report == "feedback-report":
+        return False  # report.arf, whatever the text says
+    if message.text_deferred and _may_enclose_a_report(message.content_type):
+        return True
+    return bool(
+        ev.header("x-failed-recipients")
+        or _from_mail_system(ev)
+        or _machine_sender(ev)
+        or _BOUNCE_SUBJECT.search(ev.subject_core)  # the dearest test last
+    )
+
+
+def _may_enclose_a_report(content_type: str) -> bool:
+    """Multipart that could hold a message/delivery-status part: anything but
+    the alternative versions or related parts of one document."""
+    return content_type.startswith("multipart/") and content_type not in {
+        "multipart/alternative",
+        "multipart/related",
+    }
 
 
 # ---- 2. what a person decided

@@ -195,6 +195,7 @@ def parse_header_block(
     folder_role: FolderRole = FolderRole.OTHER,
     flags: frozenset[str] = frozenset(),
     gm_thread_id: str | None = None,
+    text_deferred: bool = False,
 ) -> Message:
     """Header block + separately decoded snippet (the IMAP path) -> Message."""
     header_bytes = bytes(header_bytes)
@@ -216,6 +217,7 @@ def parse_header_block(
         folder_role=folder_role,
         flags=flags,
         gm_thread_id=gm_thread_id,
+        text_deferred=text_deferred,
     )
 
 
@@ -1218,6 +1220,7 @@ def _build_message(
     folder_role: FolderRole,
     flags: frozenset[str],
     gm_thread_id: str | None,
+    text_deferred: bool = False,
 ) -> Message:
     problems = [*problems, *defects]
     message_id = _message_id(raw.get("message-id", []))
@@ -1249,4 +1252,5 @@ def _build_message(
         date_is_fallback=date_is_fallback,
         id_is_synthetic=id_is_synthetic,
         problems=tuple(problems),
+        text_deferred=text_deferred,
     )

@@ -18,6 +18,10 @@ when it holds
 * mail from an applicant-tracking domain (it joins by the company it names),
   a delivery report or a mail-system notice, or a report whose
   X-Failed-Recipients header or snippet names someone written to (a bounce);
+* a message whose text is not fetched yet (``text_deferred``) that
+  :func:`~mailfollow.core.classify.bounce_possible` says some text could make
+  a bounce: the addresses it names are unknown, so it may name anyone the
+  user wrote to. Nothing is taken from such a message's snippet;
 * a message of the user's to someone written to in a thread already kept.
 
 A thread here is everything threads could put together: messages linked
@@ -36,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from mailfollow.core.classify import bounce_possible
 from mailfollow.core.conversations import company_of, domain_company, is_ats_domain, is_draft
 from mailfollow.core.threads import base_subject, reference_chain, says_reply
 from mailfollow.model import Address, Identity, Message
@@ -100,8 +105,9 @@ class _Reach:
     From the starters' threads, a thread is reached when one of its incoming
     messages comes from (From or Reply-To) or bounces for someone the user
     wrote to in a thread already reached, or comes from a starter's company,
-    an applicant-tracking system or the mail system; or when the user writes
-    in it to someone written to in a thread already reached.
+    an applicant-tracking system or the mail system, or may be a bounce and
+    has its text (so what it names) still on the server; or when the user
+    writes in it to someone written to in a thread already reached.
     """
 
     def __init__(
@@ -133,12 +139,18 @@ class _Reach:
             email, from_system, from_company = self._sender_facts(message.sender)
             if from_system or from_company or _is_report(message):
                 self._start.append(thread)
+            elif message.text_deferred and bounce_possible(message):
+                self._start.append(thread)  # a bounce whose text, unread, may name anyone
             addresses = {email}
             if "@" in message.snippet or "x-failed-recipients" in message.headers:
                 addresses |= _failed_recipients(message)  # else there are none
         else:
             senders = [a for a in (message.sender, *message.reply_to) if a is not None]
-            if _is_mail_system_notice(message) or any(map(self._from_company, senders)):
+            if (
+                _is_mail_system_notice(message)
+                or any(map(self._from_company, senders))
+                or (message.text_deferred and bounce_possible(message))
+            ):
                 self._start.append(thread)
             addresses = {a.email.strip().lower() for a in senders}
             if "@" in message.snippet or "x-failed-recipients" in message.headers:
@@ -201,9 +213,11 @@ class _Reach:
 
 
 def _failed_recipients(message: Message) -> set[str]:
-    """The addresses a bounce report names (as conversations reads them)."""
+    """The addresses a bounce report names (as conversations reads them), of
+    those that are known: a text not fetched yet names none so far."""
     found: set[str] = set()
-    for text in (message.headers.get("x-failed-recipients", ""), message.snippet):
+    header = message.headers.get("x-failed-recipients", "")
+    for text in (header,) if message.text_deferred else (header, message.snippet):
         if "@" in text:
             found.update(email.lower() for email in _addresses_in(text))
     return found

@@ -12,6 +12,7 @@ import pytest
 from mailfollow.adapters import store as store_module
 from mailfollow.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
 from mailfollow.errors import SchemaVersionError, StoreError
+from tests.factories import make_message
 
 TABLES = {
     "schema_version",
@@ -186,3 +187,20 @@ def test_a_migration_with_an_unfinished_statement_is_rejected(
     with pytest.raises(ValueError, match="incomplete SQL statement"):
         Store.open(db)
     assert version_of(db) == len(MIGRATIONS)
+
+
+def test_messages_stored_before_deferred_texts_existed_keep_their_text(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    with Store.open(db) as store:
+        store.store_messages("INBOX", [(1, make_message(message_id="old@x", snippet="Hi"), None)])
+    conn = sqlite3.connect(db)  # back to the schema of version 1
+    with conn:
+        conn.execute("ALTER TABLE messages DROP COLUMN text_deferred")
+        conn.execute("UPDATE schema_version SET version = 1")
+    conn.close()
+
+    with Store.open(db) as store:
+        loaded = store.get_message("old@x")
+    assert version_of(db) == SCHEMA_VERSION
+    assert loaded is not None
+    assert (loaded.snippet, loaded.text_deferred) == ("Hi", False)

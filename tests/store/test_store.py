@@ -436,6 +436,38 @@ def test_a_copy_from_a_better_folder_replaces_the_stored_one_but_not_the_reverse
     assert (gone.folder, gone.folder_role, gone.flags) == ("Sent", FolderRole.SENT, frozenset())
 
 
+def test_a_copy_without_its_text_never_replaces_one_with_it(store: Store) -> None:
+    full = make_message(message_id="t@x", snippet="We would like to invite you")
+    bare = dataclasses.replace(full, snippet="", text_deferred=True)
+    store.store_messages("INBOX", [(1, full, None)])
+
+    store.store_messages("INBOX", [(1, bare, None)])  # e.g. a later resync of the folder
+
+    stored = store.get_message("t@x")
+    assert stored is not None
+    assert (stored.snippet, stored.text_deferred) == ("We would like to invite you", False)
+
+
+def test_a_copy_with_its_text_fills_in_a_deferred_one_from_any_folder(store: Store) -> None:
+    full = make_message(message_id="t@x", sender=ME, snippet="My application")
+    bare = dataclasses.replace(full, snippet="", text_deferred=True)
+    store.save_folder_state(FolderState("Sent", FolderRole.SENT, 1))
+    store.save_folder_state(FolderState("Trash", FolderRole.TRASH, 1))
+    store.store_messages("Sent", [(1, bare, None)])
+    assert store.get_message("t@x") == dataclasses.replace(
+        bare, folder="Sent", folder_role=FolderRole.SENT
+    )
+
+    store.store_messages("Trash", [(7, full, None)])  # a worse folder, but it has the text
+    store.remove_locations("Trash", [7])
+    store.remove_locations("Sent", [1])
+
+    stored = store.get_message("t@x")
+    assert stored is not None
+    assert (stored.snippet, stored.text_deferred) == ("My application", False)
+    assert (stored.folder, stored.folder_role) == ("Sent", FolderRole.SENT)
+
+
 def test_a_draft_that_vanished_from_drafts_stays_a_draft_and_has_no_location(
     store: Store,
 ) -> None:
