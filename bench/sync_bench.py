@@ -198,20 +198,20 @@ def run_child_sync(account: Account, store_path: Path) -> dict[str, float]:
             text=True,
         )
         # Watched from here: a thread in the syncing process would make it
-        # spawn its parsing worker instead of forking it (see parsing.WorkerParser).
-        worker_private_kib = watch_workers(child)
+        # spawn its lane instead of forking it (see mailfollow.lanes).
+        lane_private_kib = watch_lane(child)
         out.seek(0)
         err.seek(0)
         if child.returncode != 0:
             raise SystemExit(f"the sync process failed:\n{err.read()}")
         result = json.loads(out.read().strip().splitlines()[-1])
-    result["worker_private_mib"] = worker_private_kib / 1024
+    result["lane_private_mib"] = lane_private_kib / 1024
     return result  # type: ignore[no-any-return]
 
 
-def watch_workers(child: subprocess.Popen[str]) -> int:
+def watch_lane(child: subprocess.Popen[str]) -> int:
     """Wait for ``child``; meanwhile the peak private memory (KiB) of its own
-    children, the parsing worker. Private, not RSS: a forked worker shares
+    children, the lane. Private, not RSS: a forked lane shares
     the syncing process's pages, which RSS would count twice."""
     peak = 0
     while child.poll() is None:
@@ -241,13 +241,13 @@ def child_sync(job_text: str) -> None:
         started, cpu_started = time.perf_counter(), time.process_time()
         report = sync_mailbox(store, settings=settings_for(account), credentials=credentials)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN)  # the parsing worker, if started
+    lane = resource.getrusage(resource.RUSAGE_CHILDREN)  # the lane, if started
     print(
         json.dumps(
             {
                 "seconds": elapsed,
                 "cpu_seconds": cpu,
-                "worker_cpu_seconds": worker.ru_utime + worker.ru_stime,
+                "lane_cpu_seconds": lane.ru_utime + lane.ru_stime,
                 "fetched": report.fetched,
                 "new": report.new,
                 "deferred": report.deferred,
@@ -414,11 +414,11 @@ def main() -> None:
             f"{run['warnings']:.0f} warnings, {run['deferred']:,.0f} texts left on the server"
         )
     sync_cpu_us = warm["cpu_seconds"] / warm["fetched"] * 1e6
-    worker_cpu_us = warm["worker_cpu_seconds"] / warm["fetched"] * 1e6
+    lane_cpu_us = warm["lane_cpu_seconds"] / warm["fetched"] * 1e6
     print(
         f"    client CPU per message: baseline {baseline_cpu_us:.0f} us; warm sync "
-        f"{sync_cpu_us:.0f} us in the syncing process + {worker_cpu_us:.0f} us in the "
-        "parsing worker"
+        f"{sync_cpu_us:.0f} us in the syncing process + {lane_cpu_us:.0f} us in the "
+        "lane (second connection)"
     )
     print(
         "    each stage alone (warm): "
@@ -437,8 +437,8 @@ def main() -> None:
     )
     print(
         f"(d) peak RSS of the syncing process: cold {cold['peak_rss_mib']:.0f} MiB, "
-        f"warm {warm['peak_rss_mib']:.0f} MiB; private memory of its parsing worker: "
-        f"{warm['worker_private_mib']:.0f} MiB (target < 150 MB at 100k)"
+        f"warm {warm['peak_rss_mib']:.0f} MiB; private memory of its lane: "
+        f"{warm['lane_private_mib']:.0f} MiB (target < 150 MB at 100k)"
     )
     print(
         f"(e) store: {size / 1024 / 1024:.1f} MiB for {stored:,} messages = "

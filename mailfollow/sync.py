@@ -15,10 +15,10 @@ Per folder the store keeps (UIDVALIDITY, last UID, HIGHESTMODSEQ). A poll:
      ``UID SEARCH ALL`` (and, for Drafts, the flags) without either;
    - fetches the new UIDs in batches, saving the folder position with each
      batch in the same transaction, so an interrupted scan resumes exactly
-     where it stopped. The fetches are pipelined, and while one batch is
-     parsed (in a worker process when a folder brings thousands of messages,
-     see `parsing`) the next is already being fetched; batches are stored in
-     UID order all the same.
+     where it stopped. The fetches are pipelined (while one batch is parsed,
+     the server prepares the next); a pass that brings thousands of messages
+     deals every other batch to a second connection in a helper process
+     (`mailfollow.lanes`). Batches are stored in UID order all the same.
 
 `sync_mailbox` wraps this in retries: a dropped connection, a timeout or a
 restarting server is retried with exponential backoff and jitter, resuming
@@ -60,8 +60,9 @@ from mailfollow.adapters.mailbox import (
     guess_role,
 )
 from mailfollow.adapters.store import FolderState, Store
+from mailfollow.lanes import Lane, LaneFailed, Lanes
 from mailfollow.model import FolderRole, Message
-from mailfollow.parsing import ParsedFetch, ParseQueue, Parsers, parse_batch
+from mailfollow.parsing import ParsedFetch, parse_batch
 from mailfollow.progress import ProgressSink
 
 if TYPE_CHECKING:
@@ -419,16 +420,14 @@ def _sync_folders(
     )
     for warning in warnings:
         tally.warn(warning)
-    with Parsers() as parsers:
-        parsers.expect(_expected_new(store, plan, statuses))
+    with Lanes(session) as lanes:
+        lanes.expect(_expected_new(store, plan, statuses))
         for planned in plan:
             if planned.name in tally.finished:
                 continue  # done before a retry
             counts = tally.folder(planned.name, planned.role)
-            before = session.commands
-            folder = _FolderSync(
-                store, session, planned, tally, progress, parsers, defer_texts_from
-            )
+            before = session.commands + lanes.commands
+            folder = _FolderSync(store, session, planned, tally, progress, lanes, defer_texts_from)
             try:
                 folder.run(statuses.get(planned.name))
             except errors.MailboxUnavailable:
@@ -436,8 +435,9 @@ def _sync_folders(
             except errors.MailboxError as exc:
                 tally.warn(f"folder {planned.name!r} skipped this time: {exc}")
             finally:
-                counts.commands += session.commands - before
+                counts.commands += session.commands + lanes.commands - before
             tally.finished.add(planned.name)
+        tally.commands += lanes.commands
 
 
 def _expected_new(
@@ -468,10 +468,10 @@ class _FolderSync:
         planned: PlannedFolder,
         tally: _Tally,
         progress: ProgressSink | None,
-        parsers: Parsers,
+        lanes: Lanes,
         defer_texts_from: int | None,
     ) -> None:
-        self.parsers = parsers
+        self.lanes = lanes
         self.store = store
         self.session = session
         self.name = planned.name
@@ -510,7 +510,7 @@ class _FolderSync:
         else:
             state = dataclasses.replace(state, role=self.role)
             state, new_uids = self._apply_changes(state, selected)
-        state = self._fetch_new(state, new_uids)
+        state = self._fetch_new(state, new_uids, selected.uidvalidity)
         last_uid = max(state.last_uid, (selected.uidnext or 1) - 1)
         self.store.save_folder_state(
             dataclasses.replace(
@@ -581,33 +581,61 @@ class _FolderSync:
         # Drafts change under the user's hands; other folders' flags matter little.
         return self.role is FolderRole.DRAFTS
 
-    def _fetch_new(self, state: FolderState, uids: list[int]) -> FolderState:
-        """Fetch, parse and store ``uids`` batch by batch, in UID order; batches
-        are parsed (maybe in a worker process) while the next ones are fetched."""
+    def _fetch_new(self, state: FolderState, uids: list[int], uidvalidity: int) -> FolderState:
+        """Fetch, parse and store ``uids`` batch by batch, in UID order (every
+        other batch over the lane's connection when the fetch is large)."""
         if not uids:
             return state
         self._announce(uids)
         texts = self._with_texts(len(uids))
         if not texts:
             logger.info("folder %s: %d new message(s), texts left for later", self.name, len(uids))
-        queue = ParseQueue(self.parsers.for_fetch(len(uids)), self.name, self.role)
-        try:
-            for batch, messages in self.session.fetch_message_batches(uids, texts=texts):
-                queue.put(batch, messages)
-                for done, parsed in queue.ready():
-                    state = self._store_parsed(state, done, parsed)
-        except errors.MailboxError:
-            for done, parsed in queue.rest():  # keep what arrived before the failure
-                state = self._store_parsed(state, done, parsed)
-            raise
-        for done, parsed in queue.rest():
-            state = self._store_parsed(state, done, parsed)
+        lane = self.lanes.for_fetch(len(uids))
+        if lane is None:
+            state = self._fetch_here(state, uids, texts)
+        else:
+            state = self._fetch_with(lane, state, uids, uidvalidity, texts)
         logger.info(
             "folder %s: fetched %d message(s), %d new",
             self.name,
             self.counts.fetched,
             self.counts.new,
         )
+        return state
+
+    def _fetch_here(self, state: FolderState, uids: Sequence[int], texts: bool) -> FolderState:
+        for batch, fetched in self.session.fetch_message_batches(uids, texts=texts):
+            state = self._store_parsed(state, batch, parse_batch(fetched, self.name, self.role))
+        return state
+
+    def _fetch_with(
+        self, lane: Lane, state: FolderState, uids: Sequence[int], uidvalidity: int, texts: bool
+    ) -> FolderState:
+        """The batches dealt out in turn: even ones fetched here, odd ones by the
+        lane. If the lane fails, what is not stored yet is fetched here."""
+        size = self.session.settings.batch_size
+        dealt = [uids[start : start + size] for start in range(0, len(uids), size)]
+        theirs = [uid for batch in dealt[1::2] for uid in batch]
+        if theirs:
+            lane.fetch(self.name, self.role, uidvalidity, theirs, batch_size=size, texts=texts)
+        mine = [uid for batch in dealt[0::2] for uid in batch]
+        own = self.session.fetch_message_batches(mine, batch_size=size, texts=texts)
+        batch: Sequence[int]
+        try:
+            for index in range(len(dealt)):
+                if index % 2:
+                    batch, parsed = lane.next_batch()
+                else:
+                    batch, fetched = next(own)
+                    parsed = parse_batch(fetched, self.name, self.role)
+                    lane.collect()
+                state = self._store_parsed(state, batch, parsed)
+        except LaneFailed as exc:
+            own.close()  # reads what is still on its way, so the session can go on
+            self.lanes.failed(exc)
+            return self._fetch_here(state, [uid for uid in uids if uid > state.last_uid], texts)
+        finally:
+            own.close()
         return state
 
     def _with_texts(self, count: int) -> bool:

@@ -42,7 +42,7 @@ import socket
 import ssl
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -427,6 +427,9 @@ class MailboxSession:
         self._capabilities: frozenset[str] = frozenset()
         self._selected: str | None = None
         self.commands = 0
+        # The login last used: a second connection of the same sync logs in
+        # with it (mailfollow.lanes) instead of asking for it again.
+        self.credential: Credential | None = None
 
     def __enter__(self) -> Self:
         self.open()
@@ -591,7 +594,7 @@ class MailboxSession:
 
     def fetch_message_batches(
         self, uids: Sequence[int], *, batch_size: int | None = None, texts: bool = True
-    ) -> Iterator[tuple[Sequence[int], list[FetchedMessage]]]:
+    ) -> Generator[tuple[Sequence[int], list[FetchedMessage]], None, None]:
         """Each batch of ``uids`` in order, with what `fetch_messages` gives for it
         (a message expunged meanwhile is missing from the list, not from the batch).
 
@@ -820,6 +823,7 @@ class MailboxSession:
 
     def _login(self, client: Any) -> None:
         credential = self._credentials()
+        self.credential = credential
         username = credential.username or self.settings.username
         if str(credential.mechanism).lower() == "xoauth2":
             client.oauth2_login(username, credential.secret.reveal())

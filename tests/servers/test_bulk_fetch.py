@@ -1,4 +1,4 @@
-"""Pipelined bulk fetches and the parsing worker, against a real Dovecot."""
+"""Pipelined bulk fetches and the second connection (lane), against a real Dovecot."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import logging
 import os
 import signal
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-import mailfollow.parsing
-from mailfollow.adapters.mailbox import FetchedMessage, MailboxSession
+import mailfollow.lanes
+from mailfollow.adapters.mailbox import MailboxSession
 from mailfollow.adapters.store import Store
-from mailfollow.model import FolderRole
-from mailfollow.parsing import InlineParser, Parsers, WorkerParser, parse_batch
-from mailfollow.sync import sync_mailbox
+from mailfollow.lanes import Lane, LaneFailed
+from mailfollow.model import FolderRole, Message
+from mailfollow.parsing import parse_batch
+from mailfollow.sync import RetryPolicy, SyncReport, sync_mailbox
 from tests.servers.dovecot import ImapAccount, append_messages
 from tests.servers.test_mailbox import WITH_ATTACHMENT, login_for, plain_message, settings_for
 
@@ -76,112 +78,154 @@ def test_leaving_the_batches_early_keeps_the_session_usable(imap_account: ImapAc
         assert [m.uid for m in session.fetch_messages(uids[:1])] == [first[0].uid]
 
 
-def test_a_large_sync_parses_in_a_worker_and_stores_what_parsing_inline_stores(
-    imap_account: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    append_messages(imap_account, "INBOX", mixed_messages(12))
-    append_messages(imap_account, "Sent", [plain_message(100 + n) for n in range(3)])
-    started: list[WorkerParser] = []
+class CountingProgress:
+    """A progress sink that runs ``action`` once, after the first batch is stored."""
 
-    class CountedWorker(WorkerParser):
-        def __init__(self) -> None:
-            super().__init__()
+    def __init__(self, action: Callable[[], None] = lambda: None) -> None:
+        self.action = action
+        self.done = 0
+
+    def add_total(self, count: int) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.done == count:
+            self.action()
+
+
+def stored_by_sync(
+    account: ImapAccount, path: Path, progress: CountingProgress | None = None
+) -> tuple[SyncReport, list[Message]]:
+    with Store.open(path) as store:
+        report = sync_mailbox(
+            store,
+            settings=settings_for(account, batch_size=4),
+            credentials=login_for(account),
+            progress=progress,
+            retry=RetryPolicy(attempts=1),
+        )
+        return report, sorted(store.load_messages(), key=lambda m: m.message_id)
+
+
+@pytest.fixture
+def lanes_started(monkeypatch: pytest.MonkeyPatch) -> list[Lane]:
+    """Lanes from 10 new messages on; the lanes started, as a list."""
+    started: list[Lane] = []
+
+    class CountedLane(Lane):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
             started.append(self)
 
-    settings = settings_for(imap_account, batch_size=5)
-
-    def stored_by_sync(name: str) -> list[object]:
-        with Store.open(tmp_path / name / "store.sqlite3") as store:
-            report = sync_mailbox(store, settings=settings, credentials=login_for(imap_account))
-            assert report.fetched == 15
-            return sorted(store.load_messages(), key=lambda m: m.message_id)
-
-    inline = stored_by_sync("inline")
-    monkeypatch.setattr(mailfollow.parsing, "WORKER_THRESHOLD", 10)
-    monkeypatch.setattr(mailfollow.parsing, "WorkerParser", CountedWorker)
-    in_worker = stored_by_sync("worker")
-
-    assert len(started) == 1  # one worker for the whole pass, Sent included
-    assert in_worker == inline
-    assert len(inline) == 15
+    monkeypatch.setattr(mailfollow.lanes, "LANE_THRESHOLD", 10)
+    monkeypatch.setattr(mailfollow.lanes, "Lane", CountedLane)
+    return started
 
 
-def a_fetched_message(uid: int) -> FetchedMessage:
-    return FetchedMessage(
-        uid=uid,
-        header=b"From: Jane <jane@acme.example>\r\nSubject: Hi\r\nMessage-ID: <m%d@x>\r\n\r\n"
-        % uid,
-        internal_date=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
-        flags=frozenset(),
-    )
+def fill_for_lanes(account: ImapAccount) -> None:
+    append_messages(account, "INBOX", mixed_messages(30))
+    append_messages(account, "Sent", [plain_message(100 + n) for n in range(9)])
 
 
-def test_a_worker_that_dies_is_replaced_by_parsing_in_this_process(
+def test_a_large_sync_over_two_connections_stores_what_one_connection_stores(
+    imap_account: ImapAccount, tmp_path: Path, lanes_started: list[Lane]
+) -> None:
+    fill_for_lanes(imap_account)
+    with pytest.MonkeyPatch.context() as one_connection:
+        one_connection.setattr(mailfollow.lanes, "LANE_THRESHOLD", 10**9)
+        alone, expected = stored_by_sync(imap_account, tmp_path / "one.sqlite3")
+    assert lanes_started == []
+
+    report, stored = stored_by_sync(imap_account, tmp_path / "two.sqlite3")
+
+    assert len(lanes_started) == 1  # one lane for the whole pass, Sent included
+    assert not lanes_started[0].process.is_alive()  # and it ended with the pass
+    assert stored == expected
+    assert len(stored) == 39
+    assert (report.fetched, report.new, report.deferred) == (39, 39, 0)
+    # The lane's commands count too: it logs in and fetches every other batch.
+    assert report.commands > alone.commands
+
+
+def test_a_lane_that_dies_leaves_its_batches_to_the_syncing_process(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    lanes_started: list[Lane],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    batch = [a_fetched_message(uid) for uid in (1, 2, 3)]
-    worker = WorkerParser()
-    try:
-        assert [p.uid for p in worker.submit(batch, "INBOX", FolderRole.INBOX).result()] == [
-            1,
-            2,
-            3,
-        ]
-        for process in list(worker._pool._processes.values()):  # type: ignore[union-attr]
-            process.kill()
-            process.join(5)
-        with caplog.at_level(logging.WARNING, logger="mailfollow.parsing"):
-            parsed = worker.submit(batch, "INBOX", FolderRole.INBOX).result()
-            again = worker.submit(batch, "INBOX", FolderRole.INBOX).result()
-    finally:
-        worker.close()
+    fill_for_lanes(imap_account)
+    _, expected = stored_by_sync(imap_account, tmp_path / "reference.sqlite3")
 
-    assert parsed == again == parse_batch(batch, "INBOX", FolderRole.INBOX)
-    assert not worker.alive
-    assert "the parsing worker failed" in caplog.text
+    def kill_the_lane() -> None:
+        lane = lanes_started[-1]
+        os.kill(lane.process.pid, signal.SIGKILL)
+        lane.process.join(5)
+
+    with caplog.at_level(logging.WARNING, logger="mailfollow.lanes"):
+        report, stored = stored_by_sync(
+            imap_account, tmp_path / "killed.sqlite3", CountingProgress(kill_the_lane)
+        )
+
+    assert stored == expected  # nothing lost, nothing twice
+    assert report.fetched == 39
+    assert "the second connection failed" in caplog.text
+    assert len(lanes_started) == 2  # not started again in the same pass
 
 
-def test_a_message_the_parser_chokes_on_is_reported_not_raised(
-    monkeypatch: pytest.MonkeyPatch,
+def lane_for(account: ImapAccount) -> tuple[MailboxSession, Lane]:
+    session = MailboxSession(settings_for(account, batch_size=4), login_for(account))
+    session.open()
+    assert session.credential is not None
+    return session, Lane(session.settings, session.credential)
+
+
+def test_a_lane_fetches_and_parses_what_it_is_asked_in_batches(
+    imap_account: ImapAccount,
 ) -> None:
-    real = mailfollow.parsing.message_from_fetched
+    append_messages(imap_account, "INBOX", mixed_messages(7))
+    session, lane = lane_for(imap_account)
+    with session, lane:
+        status = session.select("INBOX")
+        assert status.uidvalidity is not None
+        uids = session.search_uids()
+        expected = parse_batch(session.fetch_messages(uids), "INBOX", FolderRole.INBOX)
 
-    def choke_on_two(fetched: FetchedMessage, *, folder: str, role: FolderRole) -> object:
-        if fetched.uid == 2:
-            raise ValueError("a parser bug")
-        return real(fetched, folder=folder, role=role)
+        lane.fetch("INBOX", FolderRole.INBOX, status.uidvalidity, uids, batch_size=3, texts=True)
+        batches = [lane.next_batch() for _ in range(3)]
 
-    monkeypatch.setattr(mailfollow.parsing, "message_from_fetched", choke_on_two)
-    parsed = (
-        InlineParser()
-        .submit([a_fetched_message(uid) for uid in (1, 2, 3)], "INBOX", FolderRole.INBOX)
-        .result()
-    )
-
-    assert [(p.uid, p.message is None) for p in parsed] == [(1, False), (2, True), (3, False)]
-    assert "ValueError: a parser bug" in parsed[1].error
+    assert [batch for batch, _ in batches] == [uids[:3], uids[3:6], uids[6:]]
+    assert [p for _, parsed in batches for p in parsed] == expected
 
 
-def test_small_fetches_parse_inline_and_large_ones_in_a_worker() -> None:
-    with Parsers(threshold=100) as parsers:
-        assert isinstance(parsers.for_fetch(99), InlineParser)
-        worker = parsers.for_fetch(100)
-        assert isinstance(worker, WorkerParser)
-        assert parsers.for_fetch(1) is worker  # started once, it serves the rest of the pass
-    assert not worker.alive
+def test_a_lane_refuses_a_folder_that_was_recreated_meanwhile(
+    imap_account: ImapAccount,
+) -> None:
+    append_messages(imap_account, "INBOX", mixed_messages(2))
+    session, lane = lane_for(imap_account)
+    with session, lane:
+        status = session.select("INBOX")
+        assert status.uidvalidity is not None
+        lane.fetch(
+            "INBOX", FolderRole.INBOX, status.uidvalidity + 1, [1, 2], batch_size=3, texts=True
+        )
+
+        with pytest.raises(LaneFailed, match="UIDVALIDITY changed"):
+            lane.next_batch()
 
 
-def test_ctrl_c_is_left_to_the_syncing_process_not_the_worker() -> None:
-    batch = [a_fetched_message(uid) for uid in (1, 2)]
-    worker = WorkerParser()
-    try:
-        worker.submit(batch, "INBOX", FolderRole.INBOX).result()  # started and initialised
-        (process,) = worker._pool._processes.values()  # type: ignore[union-attr]
-        os.kill(process.pid, signal.SIGINT)
+def test_ctrl_c_is_left_to_the_syncing_process_not_the_lane(imap_account: ImapAccount) -> None:
+    append_messages(imap_account, "INBOX", mixed_messages(2))
+    session, lane = lane_for(imap_account)
+    with session, lane:
+        status = session.select("INBOX")
+        assert status.uidvalidity is not None
+        lane.fetch("INBOX", FolderRole.INBOX, status.uidvalidity, [1], batch_size=3, texts=False)
+        assert lane.next_batch()[0] == [1]  # started and logged in
+
+        os.kill(lane.process.pid, signal.SIGINT)
         time.sleep(0.2)
 
-        assert process.is_alive()
-        assert [p.uid for p in worker.submit(batch, "INBOX", FolderRole.INBOX).result()] == [1, 2]
-        assert worker.alive
-    finally:
-        worker.close()
+        assert lane.process.is_alive()
+        lane.fetch("INBOX", FolderRole.INBOX, status.uidvalidity, [2], batch_size=3, texts=False)
+        assert lane.next_batch()[0] == [2]

@@ -1,106 +1,86 @@
-"""The parse queue: batches handed back in fetch order, shared between the worker and us."""
+"""Parsed batches as they cross from a lane process, and the spawned lane's start."""
 
 from __future__ import annotations
 
+import pickle
 import runpy
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mailfollow.adapters.mailbox import FetchedMessage
+from mailfollow.adapters.mailbox import BodyInfo, FetchedMessage, TextPart
 from mailfollow.model import FolderRole
-from mailfollow.parsing import WORKER_QUEUE, ParsedFetch, ParseQueue, parse_batch
+from mailfollow.parsing import parse_batch, parsed_from_wire, parsed_to_wire
+
+HEADER = b"From: Jane <jane@acme.example>\r\nSubject: %s\r\nMessage-ID: <m%d@x>\r\n%s\r\n"
 
 
-def fetched(uid: int) -> FetchedMessage:
+def fetched(
+    uid: int, *, subject: bytes = b"Hi", extra: bytes = b"", **fields: object
+) -> FetchedMessage:
     return FetchedMessage(
         uid=uid,
-        header=b"From: Jane <jane@acme.example>\r\nMessage-ID: <m%d@x>\r\n\r\n" % uid,
+        header=HEADER % (subject, uid, extra),
         internal_date=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
-        flags=frozenset(),
+        flags=frozenset({"\\Seen"}),
+        **fields,  # type: ignore[arg-type]
     )
 
 
-@dataclass
-class HeldBatch:
-    """A batch the fake worker finishes only when told to."""
-
-    batch: Sequence[FetchedMessage]
-    finished: bool = False
-    waited_for: bool = False
-
-    def done(self) -> bool:
-        return self.finished
-
-    def result(self) -> list[ParsedFetch]:
-        self.waited_for = not self.finished  # a real one blocks until the worker is done
-        self.finished = True
-        return parse_batch(self.batch, "INBOX", FolderRole.INBOX)
-
-
-@dataclass
-class SlowWorker:
-    held: list[HeldBatch] = field(default_factory=list)
-
-    def submit(self, batch: Sequence[FetchedMessage], folder: str, role: FolderRole) -> HeldBatch:
-        self.held.append(HeldBatch(batch))
-        return self.held[-1]
-
-    def close(self) -> None:
-        pass
+SHAPES = [
+    fetched(1),
+    fetched(2, modseq=7, text_deferred=True),
+    fetched(
+        3,
+        body=BodyInfo(
+            "multipart/mixed",
+            ("multipart/mixed", "text/plain"),
+            ("cv.pdf",),
+            TextPart("1", "plain", "utf-8", "7bit"),
+        ),
+        snippet=b"Thanks for applying",
+    ),
+    fetched(4, extra=b"Date: not a date\r\n"),  # a problem to report
+    fetched(5, subject=b"=?utf-8?q?Gr=C3=BC=C3=9Fe?=", extra=b"Message-ID: <dup@x>\r\n"),
+]
 
 
-def test_while_the_worker_is_behind_the_next_batch_is_parsed_here_and_order_is_kept() -> None:
-    worker = SlowWorker()
-    queue = ParseQueue(worker, "INBOX", FolderRole.INBOX)
+@given(st.lists(st.sampled_from(SHAPES), max_size=6), st.sampled_from(list(FolderRole)))
+def test_a_parsed_batch_crosses_the_pipe_unchanged(
+    batch: list[FetchedMessage], role: FolderRole
+) -> None:
+    parsed = parse_batch(batch, "INBOX", role)
 
-    queue.put([1, 2], [fetched(1), fetched(2)])
-    queue.put([3], [fetched(3)])  # the worker may hold one batch in reserve
-    queue.put([4], [fetched(4)])
-    nothing_yet = list(queue.ready())
-    worker.held[0].finished = True
-    first = list(queue.ready())
-    worker.held[1].finished = True
-    rest = list(queue.ready())
+    wire = pickle.dumps([parsed_to_wire(p) for p in parsed])
+    crossed = [parsed_from_wire(item) for item in pickle.loads(wire)]  # noqa: S301 (our own bytes)
 
-    assert len(worker.held) == WORKER_QUEUE  # batch [4] never went to the busy worker
-    assert nothing_yet == []  # batch [4] is parsed but must not overtake [1, 2] and [3]
-    assert [(key, [p.uid for p in parsed]) for key, parsed in first + rest] == [
-        ([1, 2], [1, 2]),
-        ([3], [3]),
-        ([4], [4]),
-    ]
+    assert crossed == parsed
 
 
-def test_a_free_worker_gets_the_next_batch() -> None:
-    worker = SlowWorker()
-    queue = ParseQueue(worker, "INBOX", FolderRole.INBOX)
-    queue.put([1], [fetched(1)])
-    worker.held[0].finished = True
-    assert [key for key, _ in queue.ready()] == [[1]]
+def test_a_message_the_parser_failed_on_crosses_with_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mailfollow.parsing
 
-    queue.put([2], [fetched(2)])
+    def choke(*_: object, **__: object) -> None:
+        raise ValueError("a parser bug")
 
-    assert len(worker.held) == 2
+    monkeypatch.setattr(mailfollow.parsing, "message_from_fetched", choke)
+    (parsed,) = parse_batch([fetched(1)], "INBOX", FolderRole.INBOX)
 
+    crossed = parsed_from_wire(parsed_to_wire(parsed))
 
-def test_the_rest_waits_for_every_batch_in_order() -> None:
-    worker = SlowWorker()
-    queue = ParseQueue(worker, "INBOX", FolderRole.INBOX)
-    queue.put([1], [fetched(1)])
-    queue.put([2], [fetched(2)])
-    worker.held[0].finished = True
-
-    assert [key for key, _ in queue.rest()] == [[1], [2]]
-    assert [held.waited_for for held in worker.held] == [False, True]
+    assert crossed == parsed
+    assert crossed.message is None
+    assert "ValueError: a parser bug" in crossed.error
 
 
-def test_starting_a_worker_from_python_m_mailfollow_does_not_rerun_the_command(
+def test_starting_a_lane_from_python_m_mailfollow_does_not_rerun_the_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # "spawn" runs the parent's main module again in the worker under this name.
+    # "spawn" runs the parent's main module again in the lane under this name.
     runpy.run_module("mailfollow.__main__", run_name="__mp_main__")
 
     assert capsys.readouterr() == ("", "")
