@@ -12,7 +12,11 @@ in one run:
 (b) the first sync with sync_mailbox into a fresh SQLite store (run in a
     child process, so that (d) is the sync's own memory), once on the cold
     server (Dovecot computes BODYSTRUCTURE and reads bodies now) and once
-    warm, plus each stage on its own (fetch, parse, store);
+    warm, plus each stage on its own (fetch, parse, store). A pass this
+    large leaves the texts of the Inbox and Archive on the server (Sent and
+    Drafts come with theirs) and uses a second connection (mailfollow.lanes);
+(b2) what a text left on the server costs when the pipeline needs it:
+    sync.fetch_texts for a sample of those messages;
 (c) an unchanged poll: IMAP commands per folder and milliseconds, on a new
     connection and on a kept session;
 (d) the peak RSS of the syncing process;
@@ -51,7 +55,7 @@ from mailfollow.core.headers import FETCH_HEADER_FIELDS  # noqa: E402
 from mailfollow.credentials import AuthMechanism, Credentials, Secret  # noqa: E402
 from mailfollow.model import FolderRole  # noqa: E402
 from mailfollow.parsing import parse_batch  # noqa: E402
-from mailfollow.sync import sync_mailbox, sync_session  # noqa: E402
+from mailfollow.sync import fetch_texts, sync_mailbox, sync_session  # noqa: E402
 
 CORPUS = (
     ROOT.parent / "shared" / "realmail" / "05_real_mailbox_corpus" / "spamassassin_public_corpus"
@@ -334,6 +338,23 @@ def stage_rates(account: Account, sample: int = 5000) -> dict[str, float]:
     }
 
 
+def texts_later_rate(account: Account, store_path: Path, sample: int = 2000) -> dict[str, float]:
+    """Messages per second of fetch_texts on up to ``sample`` messages left
+    without their text (in a copy of the store, which stays as the sync left it)."""
+    copy = store_path.with_name("texts-later.sqlite3")
+    shutil.copyfile(store_path, copy)  # closed, so its write-ahead log is folded in
+    with Store.open(copy) as store:
+        deferred = [m.message_id for m in store.load_messages() if m.text_deferred][:sample]
+        if not deferred:
+            return {"count": 0, "rate": 0.0}
+        with MailboxSession(settings_for(account), credentials) as session:
+            started = time.perf_counter()
+            done = fetch_texts(store, session, deferred)
+            elapsed = time.perf_counter() - started
+    assert len(done) == len(deferred)
+    return {"count": len(done), "rate": len(done) / elapsed}
+
+
 def store_bytes(store_path: Path) -> int:
     return sum(p.stat().st_size for p in store_path.parent.glob(store_path.name + "*"))
 
@@ -385,6 +406,7 @@ def main() -> None:
             warm_path.parent.mkdir()
             warm_runs.append(run_child_sync(account, warm_path))
         warm = max(warm_runs, key=lambda run: run["fetched"] / run["seconds"])
+        later = texts_later_rate(account, store_path)
         stages = stage_rates(account)
         size = store_bytes(store_path)
         with Store.open(store_path) as store:
@@ -412,6 +434,11 @@ def main() -> None:
             f"{run['seconds']:.2f} s = {rate:,.0f} msg/s = {rate / baseline:.2f}x baseline "
             f"(target >= 0.8x); {run['commands']:.0f} IMAP commands, "
             f"{run['warnings']:.0f} warnings, {run['deferred']:,.0f} texts left on the server"
+        )
+    if later["count"]:
+        print(
+            f"(b2) texts fetched when needed: {later['count']:,.0f} messages at "
+            f"{later['rate']:,.0f} msg/s = {later['rate'] / baseline:.2f}x baseline"
         )
     sync_cpu_us = warm["cpu_seconds"] / warm["fetched"] * 1e6
     lane_cpu_us = warm["lane_cpu_seconds"] / warm["fetched"] * 1e6

@@ -111,6 +111,7 @@ class PollReport:
     sent_from_client: tuple[DraftRecord, ...] = ()
     drafts_folder: FolderReport = field(default_factory=FolderReport)
     mirrored: MirrorReport = field(default_factory=MirrorReport)
+    texts_fetched: int = 0  # texts a large sync had left on the server, fetched to classify
 
     @property
     def new_messages(self) -> int:
@@ -180,17 +181,20 @@ class TextSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
 class MailboxTexts:
     """Texts from the configured account, connecting only when one is needed."""
 
-    store: Store
-    mailbox: MailboxAccess
+    def __init__(self, store: Store, mailbox: MailboxAccess) -> None:
+        self.store = store
+        self.mailbox = mailbox
+        self.fetched = 0  # texts fetched so far
 
     def fetch_texts(self, message_ids: Sequence[str]) -> set[str]:
         if not self.mailbox.enabled:
             return set()  # a local source: its messages always come with their text
-        return fetch_texts(self.store, self.mailbox.session(), message_ids)
+        done = fetch_texts(self.store, self.mailbox.session(), message_ids)
+        self.fetched += len(done)
+        return done
 
 
 def classify_all(
@@ -486,7 +490,8 @@ def poll_once(
             logger.warning("%s", warning)
         recovered = outbox.recover_interrupted(store, config, mailbox, now=now)
         woken = outbox.wake_snoozed(store, now=now) if draft else []
-        assessments = assess(store, config, now=now, texts=MailboxTexts(store, mailbox))
+        texts = MailboxTexts(store, mailbox)
+        assessments = assess(store, config, now=now, texts=texts)
         review = (
             review_queue(store, config, assessments, mailbox=mailbox, now=now)
             if draft
@@ -514,6 +519,7 @@ def poll_once(
         sent_from_client=(*review.sent_from_client, *review.drafts_folder.sent),
         drafts_folder=review.drafts_folder,
         mirrored=mirrored,
+        texts_fetched=texts.fetched,
     )
 
 

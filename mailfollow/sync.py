@@ -314,13 +314,10 @@ def sync_mailbox(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
-    defer_texts_from: int | None = DEFER_TEXTS_FROM,
 ) -> SyncReport:
     """Bring the store up to date with the mailbox, retrying when it goes away.
 
-    ``defer_texts_from`` (None: never) is the size of a folder pass from which
-    texts stay on the server (see the module docstring). Raises
-    CredentialError at once, MailboxUnavailable after ``retry.attempts``
+    Raises CredentialError at once, MailboxUnavailable after ``retry.attempts``
     failures in a row, MailboxError for what retrying cannot fix.
     """
     retry = retry or RetryPolicy()
@@ -339,7 +336,6 @@ def sync_mailbox(
                     folder_overrides=folder_overrides or {},
                     extra_folders=extra_folders,
                     progress=progress,
-                    defer_texts_from=defer_texts_from,
                 )
         except errors.MailboxUnavailable as exc:
             tally.commands += session.commands
@@ -368,7 +364,6 @@ def sync_session(
     folder_overrides: Mapping[str, str] | None = None,
     extra_folders: Sequence[str] = (),
     progress: ProgressSink | None = None,
-    defer_texts_from: int | None = DEFER_TEXTS_FROM,
 ) -> SyncReport:
     """One sync pass over an open session (no retries: errors propagate)."""
     tally = _Tally()
@@ -381,7 +376,6 @@ def sync_session(
             folder_overrides=folder_overrides or {},
             extra_folders=extra_folders,
             progress=progress,
-            defer_texts_from=defer_texts_from,
         )
     finally:
         tally.commands = session.commands - before
@@ -412,7 +406,6 @@ def _sync_folders(
     folder_overrides: Mapping[str, str],
     extra_folders: Sequence[str],
     progress: ProgressSink | None,
-    defer_texts_from: int | None,
 ) -> None:
     folders, statuses = session.list_folders()
     plan, warnings = plan_folders(
@@ -427,7 +420,7 @@ def _sync_folders(
                 continue  # done before a retry
             counts = tally.folder(planned.name, planned.role)
             before = session.commands + lanes.commands
-            folder = _FolderSync(store, session, planned, tally, progress, lanes, defer_texts_from)
+            folder = _FolderSync(store, session, planned, tally, progress, lanes)
             try:
                 folder.run(statuses.get(planned.name))
             except errors.MailboxUnavailable:
@@ -469,7 +462,6 @@ class _FolderSync:
         tally: _Tally,
         progress: ProgressSink | None,
         lanes: Lanes,
-        defer_texts_from: int | None,
     ) -> None:
         self.lanes = lanes
         self.store = store
@@ -479,7 +471,6 @@ class _FolderSync:
         self.tally = tally
         self.progress = progress
         self.counts = tally.folder(planned.name, planned.role)
-        self.defer_texts_from = defer_texts_from
 
     def run(self, status: FolderStatus | None) -> None:
         state = self.store.get_folder_state(self.name)
@@ -639,9 +630,7 @@ class _FolderSync:
         return state
 
     def _with_texts(self, count: int) -> bool:
-        if self.role in _TEXT_ROLES or self.defer_texts_from is None:
-            return True
-        return count < self.defer_texts_from
+        return self.role in _TEXT_ROLES or count < DEFER_TEXTS_FROM
 
     def _store_parsed(
         self, state: FolderState, batch: Sequence[int], parsed_batch: Sequence[ParsedFetch]

@@ -50,6 +50,11 @@ def print_poll_report(report: pipeline.PollReport) -> None:
         f"{synced.new} new, {synced.changed} changed, {synced.removed} removed message(s);"
         f" {len(synced.warnings)} warning(s)."
     )
+    if synced.deferred or report.texts_fetched:
+        click.echo(
+            f"Texts left on the server until needed: {synced.deferred}; fetched for messages"
+            f" that could join a conversation: {report.texts_fetched}."
+        )
     states = Counter(a.verdict.state.value for a in report.assessments)
     if states:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))

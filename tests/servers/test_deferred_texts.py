@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import mailfollow.sync
 from mailfollow.adapters.mailbox import MailboxSession
 from mailfollow.adapters.store import Store
 from mailfollow.model import Message
@@ -25,15 +26,19 @@ def store() -> Iterator[Store]:
         yield opened
 
 
-def sync_into(
-    store: Store, account: ImapAccount, defer_texts_from: int | None = BULK
-) -> SyncReport:
-    return sync_mailbox(
-        store,
-        settings=settings_for(account, batch_size=4),
-        credentials=login_for(account),
-        defer_texts_from=defer_texts_from,
-    )
+@pytest.fixture(autouse=True)
+def large_from_six(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailfollow.sync, "DEFER_TEXTS_FROM", BULK)
+
+
+def sync_into(store: Store, account: ImapAccount, *, texts: bool = False) -> SyncReport:
+    """A sync; ``texts``: as if no pass were large enough to leave texts."""
+    with pytest.MonkeyPatch.context() as patch:
+        if texts:
+            patch.setattr(mailfollow.sync, "DEFER_TEXTS_FROM", 10**9)
+        return sync_mailbox(
+            store, settings=settings_for(account, batch_size=4), credentials=login_for(account)
+        )
 
 
 def by_id(messages: list[Message]) -> dict[str, Message]:
@@ -46,7 +51,7 @@ def test_a_large_pass_stores_the_headers_and_leaves_text_and_structure(
     append_messages(imap_account, "INBOX", mixed_messages(9))
     append_messages(imap_account, "Sent", [plain_message(100 + n) for n in range(BULK)])
     with Store.open(tmp_path / "full.sqlite3") as store:
-        sync_into(store, imap_account, defer_texts_from=None)
+        sync_into(store, imap_account, texts=True)
         full = by_id(store.load_messages())
     with Store.open(tmp_path / "deferred.sqlite3") as store:
         report = sync_into(store, imap_account)
@@ -69,7 +74,7 @@ def test_fetching_the_texts_afterwards_gives_what_a_full_sync_stores(
 ) -> None:
     append_messages(imap_account, "INBOX", mixed_messages(9))
     with Store.open(tmp_path / "full.sqlite3") as store:
-        sync_into(store, imap_account, defer_texts_from=None)
+        sync_into(store, imap_account, texts=True)
         full = by_id(store.load_messages())
     with Store.open(tmp_path / "deferred.sqlite3") as store:
         sync_into(store, imap_account)

@@ -4,6 +4,7 @@ then `mailfollow threads --json --as-of ...` agrees with the generator's labels.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import mailfollow.sync
 from mailfollow.cli import cli
 from mailfollow.demo.generator import ConversationLabel, GeneratedMessage, plan_mailbox
 from tests.servers.dovecot import ImapAccount, connect
@@ -57,9 +59,12 @@ def load_mailbox(account: ImapAccount, messages: list[GeneratedMessage]) -> None
             client.append(item.folder, item.raw, flags=item.flags, msg_time=item.internal_date)
 
 
+@pytest.mark.parametrize("later", [False, True], ids=["texts-at-once", "texts-when-needed"])
 def test_scan_then_threads_matches_the_generated_labels(
-    imap_account: ImapAccount, tmp_path: Path
+    imap_account: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: bool
 ) -> None:
+    if later:  # every folder pass counts as large: the Inbox's texts stay on the server
+        monkeypatch.setattr(mailfollow.sync, "DEFER_TEXTS_FROM", 1)
     plan = plan_mailbox(seed=11, conversations=40, as_of=AS_OF)
     messages = list(plan.messages(order="date"))
     load_mailbox(imap_account, messages)
@@ -69,6 +74,11 @@ def test_scan_then_threads_matches_the_generated_labels(
 
     scanned = runner.invoke(cli, ["scan", "--no-draft"], env=env)
     assert scanned.exit_code == 0, scanned.output
+    if later:
+        found = re.search(r"until needed: (\d+); fetched .*: (\d+)\.", scanned.output)
+        assert found, scanned.output
+        left, fetched = map(int, found.groups())
+        assert 0 < fetched < left  # only what could join a conversation
     listed = runner.invoke(cli, ["threads", "--json", "--as-of", AS_OF.isoformat()], env=env)
     assert listed.exit_code == 0, listed.output
     conversations = json.loads(listed.stdout)
