@@ -25,6 +25,7 @@ through the process start, never through a file.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -215,6 +216,7 @@ def _lane_main(conn: Connection, settings: ImapSettings, credential: Credential)
     """The lane process: log in, then fetch and parse what is asked until told to stop."""
     # Ctrl-C reaches the whole process group; the syncing process ends the lane.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.freeze()  # what the process started with is never garbage (see sync._heap_frozen)
     try:
         with MailboxSession(settings, lambda: credential) as session:
             while (request := conn.recv()) is not None:

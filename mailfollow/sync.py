@@ -39,11 +39,13 @@ classifying them. Sent and Drafts always come with their texts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -413,7 +415,7 @@ def _sync_folders(
     )
     for warning in warnings:
         tally.warn(warning)
-    with Lanes(session) as lanes:
+    with _heap_frozen(), Lanes(session) as lanes:
         lanes.expect(_expected_new(store, plan, statuses))
         for planned in plan:
             if planned.name in tally.finished:
@@ -431,6 +433,22 @@ def _sync_folders(
                 counts.commands += session.commands + lanes.commands - before
             tally.finished.add(planned.name)
         tally.commands += lanes.commands
+
+
+@contextlib.contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Keep the cyclic garbage collector off what exists before the pass.
+
+    A large pass makes millions of short-lived objects, and each full
+    collection would walk every module, function and class loaded as well
+    (about a tenth of a first sync's CPU); frozen, they are left out until
+    the pass ends. Cycles made during the pass are still collected.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _expected_new(
@@ -604,7 +622,8 @@ class _FolderSync:
     ) -> FolderState:
         """The batches dealt out in turn: even ones fetched here, odd ones by the
         lane. If the lane fails, what is not stored yet is fetched here."""
-        size = self.session.settings.batch_size
+        # A folder of fewer than two batches is cut in two, so the lane has a half.
+        size = min(self.session.settings.batch_size, max(1, (len(uids) + 1) // 2))
         dealt = [uids[start : start + size] for start in range(0, len(uids), size)]
         theirs = [uid for batch in dealt[1::2] for uid in batch]
         if theirs:
