@@ -1231,10 +1231,13 @@ HANDLED_MESSAGE_FIELDS = _STORED_OUTSIDE_DATA | {
 }
 _OFFSET_KEY = "z"  # the Date header's UTC offset in seconds, when not zero
 _ZLIB_LEVEL = 6
-# Rows shorter than this stay JSON text: they shrink by about 200 bytes, and
-# compressing one costs as much as encoding it (zlib's set-up dominates). A
-# message stored without its text (text_deferred) is about 500 bytes.
-_COMPRESS_FROM = 640
+# Rows shorter than this stay JSON text: compressing one costs about as much
+# as encoding it, and reading it back costs a decompression every time the
+# messages are loaded. A message without its text (text_deferred) takes about
+# 500 bytes, one with a 600-character Latin snippet about 1,000; longer rows
+# (other scripts, long headers) are compressed, which keeps every message
+# within 1.5 KiB of store.
+_COMPRESS_FROM = 1200
 _IN_LIST_LIMIT = 500  # values bound in one "IN (...)": well under SQLite's limit
 
 

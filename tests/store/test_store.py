@@ -305,7 +305,7 @@ def test_every_message_field_is_kept_somewhere() -> None:
 
 
 def test_long_message_data_is_compressed_and_short_data_stays_readable(store: Store) -> None:
-    long = make_message(message_id="long@x", sender=JANE, snippet="Thanks for applying. " * 30)
+    long = make_message(message_id="long@x", sender=JANE, snippet="Thanks for applying. " * 70)
     short = Message("short@x", "Hi", NOW, None, folder="INBOX", folder_role=FolderRole.INBOX)
     store.store_messages("INBOX", [(1, long, None), (2, short, None)])
     rows = store._all("SELECT message_id, typeof(data) FROM messages")
