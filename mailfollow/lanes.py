@@ -115,10 +115,12 @@ class Lane:
                 self._receive()
 
     def close(self) -> None:
-        """Ask the lane to log out and end; end it if it does not."""
-        with contextlib.suppress(OSError, ValueError):
-            self._conn.send(None)
-        self.process.join(5)
+        """Ask an idle lane to log out and end; end a busy one (its work is
+        no longer wanted: the pass failed or gave up on it) or a stuck one."""
+        if self._requests == 0:
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send(None)
+            self.process.join(5)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)

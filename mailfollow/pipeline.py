@@ -25,7 +25,7 @@ from mailfollow import drafts_folder, errors, outbox
 from mailfollow.adapters.mailbox import imap_settings_from_config
 from mailfollow.adapters.store import DraftRecord, Store
 from mailfollow.core import approval
-from mailfollow.core.classify import classify_message
+from mailfollow.core.classify import classify_message, classify_without_text
 from mailfollow.core.conversations import (
     START_STAGES,
     Correction,
@@ -45,13 +45,10 @@ from mailfollow.core.relevance import relevant_messages
 from mailfollow.drafts_folder import FolderReport, MailboxAccess, MirrorReport
 from mailfollow.model import (
     Address,
-    Classification,
     ClassifiedMessage,
     Conversation,
     FolderRole,
-    IncomingKind,
     Message,
-    OutgoingKind,
     QueueState,
     State,
     Verdict,
@@ -231,7 +228,7 @@ def classify_all(
         if found is None:
             from_me = identity.is_me(message.sender)
             if message.text_deferred:
-                classification = without_text(from_me=from_me)
+                classification = classify_without_text(from_me=from_me)
             else:
                 classification = classify_message(
                     message, identity=identity, rules=rules, own_message_ids=own_ids
@@ -258,7 +255,7 @@ def with_texts(
     """``messages`` with the deferred texts of those ``needed`` fetched and filled in.
 
     A message gone from every folder keeps no text to fetch and stays as it
-    is (see `without_text`). Raises TextsPending when a text the mailbox
+    is (see classify_without_text). Raises TextsPending when a text the mailbox
     still has could not be fetched (no ``texts``, or the server did not give it).
     """
     deferred = [m.message_id for m in messages if m.text_deferred and needed(m)]
@@ -274,26 +271,6 @@ def with_texts(
         )
     fresh = {i: found for i in filled if (found := store.get_message(i)) is not None}
     return [fresh.get(m.message_id, m) for m in messages]
-
-
-def without_text(*, from_me: bool) -> Classification:
-    """What a message whose text can no longer be read counts as (it left the
-    mailbox before its text was fetched): nothing that starts a conversation,
-    and an answer when someone else sent it, so that no follow-up goes out
-    on a guess."""
-    if from_me:
-        return Classification(
-            rule="text.unavailable",
-            explanation="Left the mailbox before its text was read; not taken as the start "
-            "of a conversation.",
-            outgoing=OutgoingKind.OTHER,
-        )
-    return Classification(
-        rule="text.unavailable",
-        explanation="Left the mailbox before its text was read; counted as an answer, so "
-        "that no follow-up goes out on a guess.",
-        incoming=IncomingKind.HUMAN_REPLY,
-    )
 
 
 def sent_nudges_not_in_mailbox(store: Store, sent_copies: set[str]) -> list[Message]:

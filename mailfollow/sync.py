@@ -31,10 +31,10 @@ and its problems are logged once, as a warning.
 A folder pass that brings ``DEFER_TEXTS_FROM`` new messages or more (a first
 sync, a folder fetched again) leaves their texts on the server: most of a
 large mailbox can never join a conversation, and reading each message's text
-costs the server a file read and the client a decoding. Headers, flags,
-structure and attachment names are still stored for every message; the
-pipeline fetches the text of those that could matter (`fetch_texts`) before
-classifying them. Sent and Drafts always come with their texts.
+costs the server a file read and the client a decoding. Headers and flags
+are still stored for every message; the pipeline fetches the text and MIME
+structure of those that could matter (`fetch_texts`) before classifying
+them. Sent and Drafts always come with theirs.
 """
 
 from __future__ import annotations
@@ -415,7 +415,7 @@ def _sync_folders(
     )
     for warning in warnings:
         tally.warn(warning)
-    with _heap_frozen(), Lanes(session) as lanes:
+    with _heap_frozen(), store.mirror_writes(), Lanes(session) as lanes:
         lanes.expect(_expected_new(store, plan, statuses))
         for planned in plan:
             if planned.name in tally.finished:

@@ -408,6 +408,23 @@ class Store:
         return rows[0] if rows else None
 
     @contextlib.contextmanager
+    def mirror_writes(self) -> Iterator[None]:
+        """Commits inside wait for no disk flush (WAL, synchronous NORMAL).
+
+        For what can be fetched again, such as a sync's batches: a power cut
+        may lose the last of them (with the folder position saved beside
+        them), never leave the database inconsistent. Everything else keeps
+        synchronous FULL, so a committed "sending" always survives.
+        """
+        if self._conn.in_transaction:
+            raise errors.StoreError(f"database {self._label}: mirror_writes inside a transaction")
+        self._run("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            self._run("PRAGMA synchronous = FULL")
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """One atomic unit of work: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any exception.
 

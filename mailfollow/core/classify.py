@@ -1288,8 +1288,30 @@ def _machine_sender(ev: _Evidence) -> str:
 
 
 _NOBODY = Identity(name="", addresses=frozenset())
+# The rule of a message that left the mailbox before its text was fetched.
+TEXT_UNAVAILABLE = "text.unavailable"
 # Report types whose rule can call a message a bounce (see _rule_delivery_report).
 _BOUNCE_REPORTS = frozenset({"delivery-status", "disposition-notification"})
+
+
+def classify_without_text(*, from_me: bool) -> Classification:
+    """What a message whose text can no longer be read counts as (it left the
+    mailbox before its text was fetched): nothing that starts a conversation,
+    and an answer when someone else sent it, so that no follow-up goes out
+    on a guess."""
+    if from_me:
+        return Classification(
+            rule=TEXT_UNAVAILABLE,
+            explanation="Left the mailbox before its text was read; not taken as the start "
+            "of a conversation.",
+            outgoing=OutgoingKind.OTHER,
+        )
+    return Classification(
+        rule="text.unavailable",
+        explanation="Left the mailbox before its text was read; counted as an answer, so "
+        "that no follow-up goes out on a guess.",
+        incoming=IncomingKind.HUMAN_REPLY,
+    )
 
 
 def bounce_possible(message: Message) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import time
@@ -180,8 +181,19 @@ def lane_for(account: ImapAccount) -> tuple[MailboxSession, Lane]:
     return session, Lane(session.settings, session.credential)
 
 
+@pytest.fixture(params=["fork", "spawn"])
+def start_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Lanes started both ways: forked (a one-off scan) and spawned (the daemon, which
+    has threads), where settings and login cross to a fresh interpreter."""
+    method = str(request.param)
+    monkeypatch.setattr(
+        mailfollow.lanes, "_process_context", lambda: multiprocessing.get_context(method)
+    )
+    return method
+
+
 def test_a_lane_fetches_and_parses_what_it_is_asked_in_batches(
-    imap_account: ImapAccount,
+    imap_account: ImapAccount, start_method: str
 ) -> None:
     append_messages(imap_account, "INBOX", mixed_messages(7))
     session, lane = lane_for(imap_account)

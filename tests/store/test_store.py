@@ -145,6 +145,23 @@ def test_the_database_uses_wal_and_enforces_foreign_keys(db: Path) -> None:
             store._run("INSERT INTO locations (folder, uid, message) VALUES ('nowhere', 1, 99)")
 
 
+def test_writes_that_can_be_fetched_again_skip_the_flush_and_nothing_else_does(
+    db: Path,
+) -> None:
+    full, normal = 2, 1
+    with Store.open(db) as store:
+        assert store._one("PRAGMA synchronous")[0] == full
+        with store.mirror_writes():
+            assert store._one("PRAGMA synchronous")[0] == normal
+            store.store_messages("INBOX", uids_and_messages(1, 2))
+        assert store._one("PRAGMA synchronous")[0] == full
+        refused = pytest.raises(StoreError, match="inside a transaction")
+        with store.transaction(), refused, store.mirror_writes():
+            pass
+    with Store.open(db) as reopened:
+        assert reopened.count_messages() == 2
+
+
 def read_locked_rollback_journal_database(db: Path) -> sqlite3.Connection:
     """A database not yet in WAL mode that another connection is reading."""
     db.parent.mkdir(parents=True)
