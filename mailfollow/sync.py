@@ -626,12 +626,12 @@ class _FolderSync:
         size = min(self.session.settings.batch_size, max(1, (len(uids) + 1) // 2))
         dealt = [uids[start : start + size] for start in range(0, len(uids), size)]
         theirs = [uid for batch in dealt[1::2] for uid in batch]
-        if theirs:
-            lane.fetch(self.name, self.role, uidvalidity, theirs, batch_size=size, texts=texts)
         mine = [uid for batch in dealt[0::2] for uid in batch]
         own = self.session.fetch_message_batches(mine, batch_size=size, texts=texts)
         batch: Sequence[int]
         try:
+            if theirs:
+                lane.fetch(self.name, self.role, uidvalidity, theirs, batch_size=size, texts=texts)
             for index in range(len(dealt)):
                 if index % 2:
                     batch, parsed = lane.next_batch()

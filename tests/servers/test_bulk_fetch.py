@@ -80,18 +80,20 @@ def test_leaving_the_batches_early_keeps_the_session_usable(imap_account: ImapAc
 
 
 class CountingProgress:
-    """A progress sink that runs ``action`` once, after the first batch is stored."""
+    """A progress sink that runs ``action`` once ``after`` messages are stored
+    (by default after the first batch)."""
 
-    def __init__(self, action: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, action: Callable[[], None], *, after: int = 1) -> None:
         self.action = action
+        self.after = after
         self.done = 0
 
     def add_total(self, count: int) -> None:
         pass
 
     def advance(self, count: int) -> None:
-        self.done += count
-        if self.done == count:
+        before, self.done = self.done, self.done + count
+        if before < self.after <= self.done:
             self.action()
 
 
@@ -172,6 +174,30 @@ def test_a_lane_that_dies_leaves_its_batches_to_the_syncing_process(
     assert report.fetched == 39
     assert "the second connection failed" in caplog.text
     assert len(lanes_started) == 2  # not started again in the same pass
+
+
+def test_a_lane_that_died_between_folders_is_noticed_when_asked_again(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    lanes_started: list[Lane],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fill_for_lanes(imap_account)
+    _, expected = stored_by_sync(imap_account, tmp_path / "reference.sqlite3")
+
+    def kill_the_lane() -> None:  # the Inbox is stored: nothing more is asked of the lane yet
+        lane = lanes_started[-1]
+        os.kill(lane.process.pid, signal.SIGKILL)
+        lane.process.join(5)
+
+    with caplog.at_level(logging.WARNING, logger="mailfollow.lanes"):
+        report, stored = stored_by_sync(
+            imap_account, tmp_path / "killed.sqlite3", CountingProgress(kill_the_lane, after=30)
+        )
+
+    assert stored == expected
+    assert report.warnings == ()  # no folder was skipped
+    assert "the second connection failed" in caplog.text
 
 
 def lane_for(account: ImapAccount) -> tuple[MailboxSession, Lane]:
