@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import mailfollow.lanes
 from mailfollow.adapters.mailbox import MailboxSession
@@ -19,7 +21,7 @@ from mailfollow.adapters.store import Store
 from mailfollow.lanes import Lane, LaneFailed
 from mailfollow.model import FolderRole, Message
 from mailfollow.parsing import parse_batch
-from mailfollow.sync import RetryPolicy, SyncReport, sync_mailbox
+from mailfollow.sync import RetryPolicy, SyncReport, _deal, sync_mailbox
 from tests.servers.dovecot import ImapAccount, append_messages
 from tests.servers.test_mailbox import WITH_ATTACHMENT, login_for, plain_message, settings_for
 
@@ -267,3 +269,15 @@ def test_ctrl_c_is_left_to_the_syncing_process_not_the_lane(imap_account: ImapAc
         assert lane.process.is_alive()
         lane.fetch("INBOX", FolderRole.INBOX, status.uidvalidity, [2], batch_size=3, texts=False)
         assert lane.next_batch()[0] == [2]
+
+
+@given(st.lists(st.integers(1, 10**6), unique=True), st.integers(1, 7), st.integers(1, 7))
+def test_dealing_keeps_every_uid_in_order_in_batches_of_both_sizes_in_turn(
+    uids: list[int], first: int, second: int
+) -> None:
+    dealt = _deal(sorted(uids), first, second)
+
+    assert [uid for batch in dealt for uid in batch] == sorted(uids)
+    for index, batch in enumerate(dealt[:-1]):
+        assert len(batch) == (second if index % 2 else first)
+    assert all(dealt)
