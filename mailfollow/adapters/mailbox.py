@@ -42,6 +42,7 @@ import socket
 import ssl
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -610,18 +611,28 @@ class MailboxSession:
         if not groups:
             return
         pipe = self._pipe()
+        items = self._message_items(texts=texts)
+        # Header requests go out two batches ahead: when the server is slow to
+        # get the CPU (both cores busy parsing), the next answers are queued
+        # already instead of only then being asked for.
+        metadata: deque[int] = deque()
+
+        def ask_metadata(index: int) -> None:
+            if index < len(groups):
+                metadata.append(self._pipe_call(pipe.send, [(groups[index], items)]))
+
         try:
-            first = self._message_items(texts=texts)
-            metadata = self._pipe_call(pipe.send, [(groups[0], first)])
-            fetched = self._fetched_metadata(pipe, metadata, texts=texts)
+            ask_metadata(0)
+            ask_metadata(1)
+            fetched = self._fetched_metadata(pipe, metadata.popleft(), texts=texts)
             sections = self._send_sections(pipe, fetched if texts else [])
-            ahead = self._send_metadata(pipe, groups, 1, texts=texts)
+            ask_metadata(2)
             for index in range(len(groups)):
                 current = _with_sections(fetched, self._pipe_call(pipe.collect, sections))
-                if ahead is not None:
-                    fetched = self._fetched_metadata(pipe, ahead, texts=texts)
+                if metadata:
+                    fetched = self._fetched_metadata(pipe, metadata.popleft(), texts=texts)
                     sections = self._send_sections(pipe, fetched if texts else [])
-                    ahead = self._send_metadata(pipe, groups, index + 2, texts=texts)
+                    ask_metadata(index + 3)
                 yield groups[index], current
         finally:
             self._finish_pipe(pipe)
@@ -635,13 +646,6 @@ class MailboxSession:
             return step(*args, **kwargs)
         except Exception as exc:
             raise self._translated(exc) from exc
-
-    def _send_metadata(
-        self, pipe: FetchPipe, groups: Sequence[Sequence[int]], index: int, *, texts: bool
-    ) -> int | None:
-        if index >= len(groups):
-            return None
-        return self._pipe_call(pipe.send, [(groups[index], self._message_items(texts=texts))])
 
     def _fetched_metadata(
         self, pipe: FetchPipe, ticket: int, *, texts: bool
