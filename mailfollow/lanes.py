@@ -117,6 +117,9 @@ class Lane:
     def close(self) -> None:
         """Ask an idle lane to log out and end; end a busy one (its work is
         no longer wanted: the pass failed or gave up on it) or a stuck one."""
+        if self._conn.closed:
+            return
+        self.collect()  # the end of the last fetch may still be in the pipe
         if self._requests == 0:
             with contextlib.suppress(OSError, ValueError):
                 self._conn.send(None)
