@@ -128,6 +128,17 @@ def lanes_started(monkeypatch: pytest.MonkeyPatch) -> list[Lane]:
     return started
 
 
+def killer(started: list[Lane]) -> Callable[[], None]:
+    """What ends the latest lane at once, as a crash would."""
+
+    def kill() -> None:
+        lane = started[-1]
+        os.kill(lane.process.pid, signal.SIGKILL)
+        lane.process.join(5)
+
+    return kill
+
+
 def fill_for_lanes(account: ImapAccount) -> None:
     append_messages(account, "INBOX", mixed_messages(30))
     append_messages(account, "Sent", [plain_message(100 + n) for n in range(9)])
@@ -162,14 +173,9 @@ def test_a_lane_that_dies_leaves_its_batches_to_the_syncing_process(
     fill_for_lanes(imap_account)
     _, expected = stored_by_sync(imap_account, tmp_path / "reference.sqlite3")
 
-    def kill_the_lane() -> None:
-        lane = lanes_started[-1]
-        os.kill(lane.process.pid, signal.SIGKILL)
-        lane.process.join(5)
-
     with caplog.at_level(logging.WARNING, logger="mailfollow.lanes"):
         report, stored = stored_by_sync(
-            imap_account, tmp_path / "killed.sqlite3", CountingProgress(kill_the_lane)
+            imap_account, tmp_path / "killed.sqlite3", CountingProgress(killer(lanes_started))
         )
 
     assert stored == expected  # nothing lost, nothing twice
@@ -187,19 +193,23 @@ def test_a_lane_that_died_between_folders_is_noticed_when_asked_again(
     fill_for_lanes(imap_account)
     _, expected = stored_by_sync(imap_account, tmp_path / "reference.sqlite3")
 
-    def kill_the_lane() -> None:  # the Inbox is stored: nothing more is asked of the lane yet
-        lane = lanes_started[-1]
-        os.kill(lane.process.pid, signal.SIGKILL)
-        lane.process.join(5)
-
     with caplog.at_level(logging.WARNING, logger="mailfollow.lanes"):
         report, stored = stored_by_sync(
-            imap_account, tmp_path / "killed.sqlite3", CountingProgress(kill_the_lane, after=30)
+            imap_account,
+            tmp_path / "killed.sqlite3",
+            CountingProgress(killer(lanes_started), after=30),  # the Inbox
         )
 
     assert stored == expected
     assert report.warnings == ()  # no folder was skipped
     assert "the second connection failed" in caplog.text
+
+
+def examined_inbox(session: MailboxSession) -> int:
+    """EXAMINE the Inbox; its UIDVALIDITY."""
+    uidvalidity = session.select("INBOX").uidvalidity
+    assert uidvalidity is not None
+    return uidvalidity
 
 
 def lane_for(account: ImapAccount) -> tuple[MailboxSession, Lane]:
@@ -226,12 +236,11 @@ def test_a_lane_fetches_and_parses_what_it_is_asked_in_batches(
     append_messages(imap_account, "INBOX", mixed_messages(7))
     session, lane = lane_for(imap_account)
     with session, lane:
-        status = session.select("INBOX")
-        assert status.uidvalidity is not None
+        uidvalidity = examined_inbox(session)
         uids = session.search_uids()
         expected = parse_batch(session.fetch_messages(uids), "INBOX", FolderRole.INBOX)
 
-        lane.fetch("INBOX", FolderRole.INBOX, status.uidvalidity, uids, batch_size=3, texts=True)
+        lane.fetch("INBOX", FolderRole.INBOX, uidvalidity, uids, batch_size=3, texts=True)
         batches = [lane.next_batch() for _ in range(3)]
 
     assert [batch for batch, _ in batches] == [uids[:3], uids[3:6], uids[6:]]
@@ -244,11 +253,8 @@ def test_a_lane_refuses_a_folder_that_was_recreated_meanwhile(
     append_messages(imap_account, "INBOX", mixed_messages(2))
     session, lane = lane_for(imap_account)
     with session, lane:
-        status = session.select("INBOX")
-        assert status.uidvalidity is not None
-        lane.fetch(
-            "INBOX", FolderRole.INBOX, status.uidvalidity + 1, [1, 2], batch_size=3, texts=True
-        )
+        uidvalidity = examined_inbox(session)
+        lane.fetch("INBOX", FolderRole.INBOX, uidvalidity + 1, [1, 2], batch_size=3, texts=True)
 
         with pytest.raises(LaneFailed, match="UIDVALIDITY changed"):
             lane.next_batch()
@@ -258,16 +264,15 @@ def test_ctrl_c_is_left_to_the_syncing_process_not_the_lane(imap_account: ImapAc
     append_messages(imap_account, "INBOX", mixed_messages(2))
     session, lane = lane_for(imap_account)
     with session, lane:
-        status = session.select("INBOX")
-        assert status.uidvalidity is not None
-        lane.fetch("INBOX", FolderRole.INBOX, status.uidvalidity, [1], batch_size=3, texts=False)
+        uidvalidity = examined_inbox(session)
+        lane.fetch("INBOX", FolderRole.INBOX, uidvalidity, [1], batch_size=3, texts=False)
         assert lane.next_batch()[0] == [1]  # started and logged in
 
         os.kill(lane.process.pid, signal.SIGINT)
         time.sleep(0.2)
 
         assert lane.process.is_alive()
-        lane.fetch("INBOX", FolderRole.INBOX, status.uidvalidity, [2], batch_size=3, texts=False)
+        lane.fetch("INBOX", FolderRole.INBOX, uidvalidity, [2], batch_size=3, texts=False)
         assert lane.next_batch()[0] == [2]
 
 

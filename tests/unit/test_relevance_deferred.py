@@ -9,72 +9,45 @@ would let mailfollow nudge an address that bounced.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import random
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailfollow.core.classify import classify_message
-from mailfollow.core.conversations import START_STAGES, infer_conversations, own_kind
-from mailfollow.core.headers import parse_message
-from mailfollow.core.policy import plan_followups
 from mailfollow.core.relevance import relevant_messages
-from mailfollow.demo.generator import DEFAULT_ALIASES, DEFAULT_USER, plan_mailbox
+from mailfollow.demo.generator import DEFAULT_USER
 from mailfollow.model import (
     Address,
-    ClassifiedMessage,
     Conversation,
-    DetectionRules,
     FolderRole,
     Identity,
     IncomingKind,
     Message,
-    PolicySettings,
     Verdict,
 )
 from tests.factories import ME, as_deferred, make_message
+from tests.unit.test_relevance import (
+    AS_OF,
+    USER,
+    classified,
+    starts_for,
+)
+from tests.unit.test_relevance import decide as decide_as_the_pipeline
+from tests.unit.test_relevance import generated_mailbox as generated_mailbox_of
 
-USER = Identity(name="Alex Doe", addresses=frozenset({DEFAULT_USER.email, *DEFAULT_ALIASES}))
 ME_IDENTITY = Identity(name="Alex Doe", addresses=frozenset({ME.email}))
-AS_OF = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
-SETTINGS = PolicySettings()
-ROLES = {"INBOX": FolderRole.INBOX, "Sent": FolderRole.SENT, "Drafts": FolderRole.DRAFTS}
 JANE = Address("jane@acme.example", "Jane Smith")
-
-
-def classified(message: Message, identity: Identity) -> ClassifiedMessage:
-    classification = classify_message(message, identity=identity, rules=DetectionRules())
-    return ClassifiedMessage(message, classification, identity.is_me(message.sender))
-
-
-def starts(message: Message) -> bool:
-    """Whether a message of the user's starts a conversation, as the pipeline asks it."""
-    return own_kind(classified(message, USER), {}) in START_STAGES
+starts = starts_for(USER, ())
 
 
 def decide(messages: Sequence[Message]) -> tuple[list[Conversation], list[Verdict]]:
-    conversations = infer_conversations(
-        [classified(m, USER) for m in messages], identity=USER, policy=SETTINGS
-    )
-    return conversations, plan_followups(conversations, settings=SETTINGS, now=AS_OF)
+    return decide_as_the_pipeline(messages, identity=USER, now=AS_OF)
 
 
-@functools.cache
 def generated_mailbox(seed: int) -> tuple[Message, ...]:
-    plan = plan_mailbox(seed=seed, conversations=15, as_of=AS_OF, noise=10)
-    return tuple(
-        parse_message(
-            item.raw,
-            internal_date=item.internal_date,
-            folder=item.folder,
-            folder_role=ROLES.get(item.folder, FolderRole.OTHER),
-            flags=frozenset(item.flags),
-        )
-        for item in plan.messages()
-    )
+    return generated_mailbox_of(seed, 15, 10)
 
 
 # --------------------------------------------------------------------------- generated mailboxes
