@@ -1307,7 +1307,7 @@ def classify_without_text(*, from_me: bool) -> Classification:
             outgoing=OutgoingKind.OTHER,
         )
     return Classification(
-        rule="text.unavailable",
+        rule=TEXT_UNAVAILABLE,
         explanation="Left the mailbox before its text was read; counted as an answer, so "
         "that no follow-up goes out on a guess.",
         incoming=IncomingKind.HUMAN_REPLY,
