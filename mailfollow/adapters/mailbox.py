@@ -338,7 +338,7 @@ class FetchedMessage:
     snippet: bytes = b""  # raw (still transfer-encoded) start of body.text_part
     report: bytes = b""  # start of body.report_section, the delivery report of a bounce
     gm_thread_id: str | None = None
-    text_deferred: bool = False  # snippet and report left on the server (see fetch_message_batches)
+    text_deferred: bool = False  # structure and text left on the server (fetch_message_batches)
 
 
 @dataclass(frozen=True)
