@@ -22,7 +22,7 @@ from mailfollow.lanes import Lane, LaneFailed
 from mailfollow.model import FolderRole, Message
 from mailfollow.parsing import parse_batch
 from mailfollow.sync import RetryPolicy, SyncReport, _deal, sync_mailbox
-from tests.servers.dovecot import ImapAccount, append_messages
+from tests.servers.dovecot import ImapAccount, append_messages, connect
 from tests.servers.test_mailbox import WITH_ATTACHMENT, login_for, plain_message, settings_for
 
 BOUNCE = (
@@ -162,6 +162,10 @@ def test_a_large_sync_over_two_connections_stores_what_one_connection_stores(
     assert (report.fetched, report.new, report.deferred) == (39, 39, 0)
     # The lane's commands count too: it logs in and fetches every other batch.
     assert report.commands > alone.commands
+    with connect(imap_account) as client:  # and it read everything with BODY.PEEK
+        for folder in ("INBOX", "Sent"):
+            client.select_folder(folder, readonly=True)
+            assert client.search(["SEEN"]) == []
 
 
 def test_a_lane_that_dies_leaves_its_batches_to_the_syncing_process(
