@@ -291,6 +291,11 @@ class DovecotServer:
                 process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self._kill_process_group(process)
+        # The master leaves its children behind for a while (login proxies,
+        # imap processes holding client connections, anvil, log): a stopped
+        # server must drop every connection, as a crashed or restarted one does.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
         self._process = None
         _RUNNING.discard(self)
 

@@ -221,6 +221,32 @@ def test_kick_closes_the_users_open_sessions(imap_account: ImapAccount) -> None:
         assert isinstance(noop_until_disconnected(client), IMAPClientError | OSError)
 
 
+def test_stopping_the_server_drops_an_idling_connection_at_once(
+    imap_account: ImapAccount,
+) -> None:
+    # Dovecot's master leaves its children serving open connections for a while;
+    # a stopped test server must not, or "the server went away" never happens.
+    with connect(imap_account) as client:
+        client.select_folder("INBOX")
+        client.idle()
+        imap_account.server.stop()
+        try:
+            started = time.monotonic()
+            while time.monotonic() - started < 5:
+                sock = client.socket()
+                sock.settimeout(5)
+                try:
+                    if sock.recv(1) == b"":
+                        break
+                except (ssl.SSLError, OSError):
+                    break
+            assert time.monotonic() - started < 2
+        finally:
+            imap_account.server.start()
+            with contextlib.suppress(OSError):
+                client.shutdown()
+
+
 def test_a_restart_keeps_the_mail_and_the_ports(imap_account: ImapAccount) -> None:
     uid = append_message(imap_account, "Archive", RAW)
     ports = (imap_account.server.port, imap_account.server.tls_port)
