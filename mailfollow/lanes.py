@@ -76,6 +76,7 @@ class Lane:
         theirs.close()
         self._arrived: deque[tuple[list[int], list[ParsedFetch]]] = deque()
         self._requests = 0  # fetches asked for and not yet fully received
+        self._failure: LaneFailed | None = None  # met while collecting, told by next_batch
         self.commands = 0  # IMAP commands the lane reported
 
     def __enter__(self) -> Self:
@@ -102,6 +103,8 @@ class Lane:
         """The next batch asked for: its UIDs and parsed messages. LaneFailed if
         the lane fails first."""
         while not self._arrived:
+            if self._failure is not None:
+                raise self._failure
             if self._requests == 0:
                 raise LaneFailed("no batch was asked of the lane")
             self._receive()
@@ -110,9 +113,11 @@ class Lane:
     def collect(self) -> None:
         """Take in what the lane has sent so far, so that it never waits on a
         full pipe (call between batches of one's own)."""
-        with contextlib.suppress(LaneFailed):  # next_batch reports it in turn
-            while self._requests and self._conn.poll():
+        try:
+            while self._requests and self._failure is None and self._conn.poll():
                 self._receive()
+        except LaneFailed as exc:
+            self._failure = exc  # next_batch reports it once the batches before it are used
 
     def close(self) -> None:
         """Ask an idle lane to log out and end; end a busy one (its work is

@@ -260,6 +260,9 @@ def test_a_lane_refuses_a_folder_that_was_recreated_meanwhile(
         uidvalidity = examined_inbox(session)
         lane.fetch("INBOX", FolderRole.INBOX, uidvalidity + 1, [1, 2], batch_size=3, texts=True)
 
+        lane.process.join(5)  # it reported why and ended
+        lane.collect()  # taken in between batches of one's own: the reason is kept
+
         with pytest.raises(LaneFailed, match="UIDVALIDITY changed"):
             lane.next_batch()
 
