@@ -167,6 +167,7 @@ class Lanes:
         self._threshold = LANE_THRESHOLD if threshold is None else threshold
         self._lane: Lane | None = None
         self._given_up = False
+        self._ended_commands = 0  # of lanes closed already
 
     def __enter__(self) -> Self:
         return self
@@ -176,7 +177,8 @@ class Lanes:
 
     @property
     def commands(self) -> int:
-        return 0 if self._lane is None else self._lane.commands
+        """IMAP commands the pass's lanes sent, a dropped one's included."""
+        return self._ended_commands + (0 if self._lane is None else self._lane.commands)
 
     def expect(self, new_messages: int) -> None:
         """Start the lane now if the pass will bring that many messages, so it
@@ -208,6 +210,7 @@ class Lanes:
         lane, self._lane = self._lane, None
         if lane is not None:
             lane.close()
+            self._ended_commands += lane.commands
 
     def _drop(self, why: str) -> None:
         logger.warning("%s; fetching over one connection", why)
