@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import logging
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +18,6 @@ from mailfollow.adapters.mailbox import FetchedMessage, TextPart
 from mailfollow.adapters.store import EncodedMessage, encode_message
 from mailfollow.core.headers import decode_snippet, parse_header_block, summarize_delivery_status
 from mailfollow.model import FolderRole, Message
-
-logger = logging.getLogger(__name__)
 
 SNIPPET_LIMIT = 600
 

@@ -628,7 +628,8 @@ class MailboxSession:
             sections = self._send_sections(pipe, fetched if texts else [])
             ask_metadata(2)
             for index in range(len(groups)):
-                current = _with_sections(fetched, self._pipe_call(pipe.collect, sections))
+                answers = self._pipe_call(pipe.collect, sections)
+                current = _with_sections(fetched, answers) if texts else fetched
                 if metadata:
                     fetched = self._fetched_metadata(pipe, metadata.popleft(), texts=texts)
                     sections = self._send_sections(pipe, fetched if texts else [])

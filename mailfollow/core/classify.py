@@ -1348,13 +1348,13 @@ def bounce_possible(message: Message) -> bool:
     )
 
 
+_ONE_DOCUMENT = frozenset({"multipart/alternative", "multipart/related"})
+
+
 def _may_enclose_a_report(content_type: str) -> bool:
     """Multipart that could hold a message/delivery-status part: anything but
     the alternative versions or related parts of one document."""
-    return content_type.startswith("multipart/") and content_type not in {
-        "multipart/alternative",
-        "multipart/related",
-    }
+    return content_type.startswith("multipart/") and content_type not in _ONE_DOCUMENT
 
 
 # ---- 2. what a person decided

@@ -300,9 +300,6 @@ class _ThreadLinks:
         if a != b:
             self._parent[a] = b
 
-    def components_of(self, nodes: Iterable[str]) -> set[str]:
-        return {self.root(node) for node in nodes}
-
 
 def _subject_key(subject: str) -> str:
     return base_subject(subject).casefold()
